@@ -1,0 +1,37 @@
+package command
+
+// Error codes carried in `error` frames.
+const (
+	ErrBadJSON       = "bad_json"
+	ErrUnknownType   = "unknown_type"
+	ErrBadArgs       = "bad_args"
+	ErrRoomNotFound  = "room_not_found"
+	ErrRoomExists    = "room_exists"
+	ErrNicknameTaken = "nickname_taken"
+	ErrInvalidName   = "invalid_name"
+	ErrBodyTooLong   = "body_too_long"
+	ErrRateLimited   = "rate_limited"
+	ErrAlreadyInRoom = "already_in_room"
+	// ErrServerBusy answers a command the owning shard cannot queue now
+	// (its inbox is over -shard-inbox); nothing was done, retry later.
+	ErrServerBusy = "server_busy"
+	// ErrDraining answers commands that would change state while the
+	// server shuts down.
+	ErrDraining = "draining"
+)
+
+// WebSocket close codes used by the server.
+const (
+	CloseNormal         = 1000
+	CloseGoingAway      = 1001
+	CloseProtocolError  = 1002
+	CloseUnsupported    = 1003
+	CloseInvalidPayload = 1007
+	CloseTooBig         = 1009
+	CloseServiceRestart = 1012
+	CloseKicked         = 4001
+	CloseSlowConsumer   = 4008
+	CloseReplaced       = 4409
+	CloseRateLimited    = 4029
+	ClosePingTimeout    = 4000
+)

@@ -1,0 +1,142 @@
+package command
+
+import "github.com/valyala/fastjson"
+
+// Type is a client command type.
+type Type uint8
+
+// Client command types.
+const (
+	TypeUnknown Type = iota
+	TypeMessage
+	TypeSetNick
+	TypeSwitchRoom
+	TypeCreateRoom
+	TypeListUsers
+	TypeListRooms
+	TypeExit
+)
+
+var typeNames = [...]string{"unknown", "message", "setnick", "switchroom", "createroom", "listusers", "listrooms", "exit"}
+
+func (t Type) String() string { return typeNames[t] }
+
+// Command is one decoded client command. Its byte slices are borrowed from the
+// decoder's input and parser: valid until the next Decode on the same Decoder.
+type Command struct {
+	Type Type
+	// ID is the raw JSON of the optional id (a string with its quotes, or a
+	// number), ready to be appended to a reply; nil when absent.
+	ID []byte
+	// Arg is the command's one string argument, unescaped: body for message,
+	// nickname for setnick, room for switchroom, name for createroom.
+	Arg []byte
+}
+
+// DecodeError is a command that could not be decoded. Code is the protocol
+// error code for the `error` frame; ID is echoed when it could be read.
+type DecodeError struct {
+	Code string
+	Msg  string
+	ID   []byte
+}
+
+func (e *DecodeError) Error() string { return e.Code + ": " + e.Msg }
+
+// Decoder decodes commands. It is not safe for concurrent use: keep one per
+// event loop.
+type Decoder struct {
+	p     fastjson.Parser
+	err   DecodeError
+	idBuf []byte
+}
+
+// Decode parses one command. On failure the returned *DecodeError is owned by
+// the Decoder and valid until the next call.
+func (d *Decoder) Decode(b []byte) (Command, *DecodeError) {
+	v, err := d.p.ParseBytes(b)
+	if err != nil {
+		return Command{}, d.fail(ErrBadJSON, nil, "malformed JSON")
+	}
+	if v.Type() != fastjson.TypeObject {
+		return Command{}, d.fail(ErrBadJSON, nil, "a command must be a JSON object")
+	}
+	var cmd Command
+	if idv := v.Get("id"); idv != nil {
+		switch idv.Type() {
+		case fastjson.TypeString, fastjson.TypeNumber:
+			// Marshalled into a reused buffer: the echo is always
+			// well-formed JSON and decoding stays allocation-free.
+			d.idBuf = idv.MarshalTo(d.idBuf[:0])
+			cmd.ID = d.idBuf
+		case fastjson.TypeNull:
+		default:
+			return Command{}, d.fail(ErrBadArgs, nil, "id must be a string or a number")
+		}
+	}
+	tv := v.Get("type")
+	if tv == nil || tv.Type() != fastjson.TypeString {
+		return Command{}, d.fail(ErrBadArgs, cmd.ID, "missing string field \"type\"")
+	}
+	t, _ := tv.StringBytes()
+	cmd.Type = lookupType(t)
+	var argName string
+	switch cmd.Type {
+	case TypeMessage:
+		argName = "body"
+	case TypeSetNick:
+		argName = "nickname"
+	case TypeSwitchRoom:
+		argName = "room"
+	case TypeCreateRoom:
+		argName = "name"
+	case TypeListUsers, TypeListRooms, TypeExit:
+		return cmd, nil
+	default:
+		return Command{}, d.fail(ErrUnknownType, cmd.ID, "unknown command type")
+	}
+	args := v.Get("args")
+	if args == nil || args.Type() != fastjson.TypeObject {
+		return Command{}, d.fail(ErrBadArgs, cmd.ID, "missing object field \"args\"")
+	}
+	av := args.Get(argName)
+	if av == nil || av.Type() != fastjson.TypeString {
+		d.err = DecodeError{Code: ErrBadArgs, ID: cmd.ID, Msg: missingArg[cmd.Type]}
+		return Command{}, &d.err
+	}
+	cmd.Arg, _ = av.StringBytes()
+	return cmd, nil
+}
+
+var missingArg = [...]string{
+	TypeMessage:    "missing string argument \"body\"",
+	TypeSetNick:    "missing string argument \"nickname\"",
+	TypeSwitchRoom: "missing string argument \"room\"",
+	TypeCreateRoom: "missing string argument \"name\"",
+	TypeExit:       "",
+}
+
+func (d *Decoder) fail(code string, id []byte, msg string) *DecodeError {
+	d.err = DecodeError{Code: code, Msg: msg, ID: id}
+	return &d.err
+}
+
+func lookupType(t []byte) Type {
+	switch string(t) {
+	case "message":
+		return TypeMessage
+	case "setnick":
+		return TypeSetNick
+	case "switchroom":
+		return TypeSwitchRoom
+	case "createroom":
+		return TypeCreateRoom
+	case "listusers":
+		return TypeListUsers
+	case "listrooms":
+		return TypeListRooms
+	case "exit":
+		return TypeExit
+	}
+	return TypeUnknown
+}

@@ -1,0 +1,9 @@
+// Package command is the protocol vocabulary of ../shared/PROTOCOL.md: it
+// decodes client commands (fastjson, one reused parser per event loop) and
+// encodes every server frame as a complete WebSocket text frame with
+// append-style JSON, so each frame is built once and shared by all recipients.
+//
+// It owns no state beyond a Decoder's parser. It must never allocate on the
+// hot path (decoding a command, encoding a message frame into a reused
+// buffer) and never use reflection to produce JSON.
+package command

@@ -1,0 +1,275 @@
+package command
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// headroom is the largest server frame header (no mask): 2 + 8 bytes.
+const headroom = 10
+
+const (
+	opText  = 0x1
+	opClose = 0x8
+	opPing  = 0x9
+	opPong  = 0xA
+)
+
+// begin resets dst and reserves room for the frame header, so the payload can
+// be appended first and the header written in front of it without a copy.
+func begin(dst []byte) []byte {
+	return append(dst[:0], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+}
+
+// finish writes a FIN frame header for opcode op in front of the payload
+// appended after begin and returns the whole frame (a subslice of buf).
+func finish(buf []byte, op byte) []byte {
+	n := len(buf) - headroom
+	var off int
+	switch {
+	case n <= 125:
+		off = headroom - 2
+		buf[off+1] = byte(n)
+	case n <= 0xFFFF:
+		off = headroom - 4
+		buf[off+1] = 126
+		buf[off+2] = byte(n >> 8)
+		buf[off+3] = byte(n)
+	default:
+		off = 0
+		buf[1] = 127
+		for i := 0; i < 8; i++ {
+			buf[2+i] = byte(uint64(n) >> (56 - 8*i))
+		}
+	}
+	buf[off] = 0x80 | op
+	return buf[off:]
+}
+
+// AppendMessage encodes a chat `message` frame into dst (reused) and returns
+// the complete WebSocket frame.
+func AppendMessage[T string | []byte](dst []byte, from, room string, body T, ts int64) []byte {
+	b := begin(dst)
+	b = append(b, `{"type":"message","from":`...)
+	b = AppendString(b, from)
+	b = append(b, `,"body":`...)
+	b = AppendString(b, body)
+	b = append(b, `,"room":`...)
+	b = AppendString(b, room)
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
+// AppendSystemMessage encodes a `message` frame from `system` (admin broadcasts).
+func AppendSystemMessage(dst []byte, room, body string, ts int64) []byte {
+	return AppendMessage(dst, System, room, body, ts)
+}
+
+// AppendMembership encodes a `joined` or `left` event (typ) for nick in room.
+func AppendMembership(dst []byte, typ, room, nick string) []byte {
+	b := begin(dst)
+	b = append(b, `{"type":`...)
+	b = AppendString(b, typ)
+	b = append(b, `,"from":"system","body":`...)
+	b = append(b, '"')
+	b = appendEscaped(b, nick)
+	b = append(b, ' ')
+	b = append(b, typ...)
+	b = append(b, '"')
+	b = append(b, `,"room":`...)
+	b = AppendString(b, room)
+	b = append(b, `,"nickname":`...)
+	b = AppendString(b, nick)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
+// AppendNick encodes a `nick` event. token and id are set only on the
+// renamer's own copy (token empty and id nil elsewhere).
+func AppendNick(dst []byte, old, nick, room, token string, id []byte) []byte {
+	b := begin(dst)
+	b = append(b, `{"type":"nick","from":"system","body":"`...)
+	b = appendEscaped(b, old)
+	b = append(b, ` is now `...)
+	b = appendEscaped(b, nick)
+	b = append(b, `","old":`...)
+	b = AppendString(b, old)
+	b = append(b, `,"nickname":`...)
+	b = AppendString(b, nick)
+	b = append(b, `,"room":`...)
+	b = AppendString(b, room)
+	if token != "" {
+		b = append(b, `,"token":`...)
+		b = AppendString(b, token)
+	}
+	b = appendID(b, id)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
+// AppendList encodes a `users` or `rooms` reply: typ is the frame type and
+// the array's key; items must already be sorted.
+func AppendList(dst []byte, typ string, items []string, id []byte) []byte {
+	b := begin(dst)
+	b = append(b, `{"type":`...)
+	b = AppendString(b, typ)
+	b = append(b, `,"from":"system","body":"`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, `\n`...)
+		}
+		b = appendEscaped(b, it)
+	}
+	b = append(b, `",`...)
+	b = AppendString(b, typ)
+	b = append(b, `:[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, it)
+	}
+	b = append(b, ']')
+	b = appendID(b, id)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
+// AppendError encodes an `error` frame with a snake_case code and human text.
+func AppendError(dst []byte, code, msg string, id []byte) []byte {
+	b := begin(dst)
+	b = append(b, `{"type":"error","from":"system","body":`...)
+	b = AppendString(b, msg)
+	b = append(b, `,"code":`...)
+	b = AppendString(b, code)
+	b = appendID(b, id)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
+// AppendClose encodes a close frame with a status code and a reason cut to
+// fit the 125-byte control payload limit.
+func AppendClose(dst []byte, code int, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	b := begin(dst)
+	b = append(b, byte(code>>8), byte(code))
+	b = append(b, reason...)
+	return finish(b, opClose)
+}
+
+// AppendPing encodes an empty ping frame.
+func AppendPing(dst []byte) []byte { return finish(begin(dst), opPing) }
+
+// AppendPong encodes a pong echoing payload (at most 125 bytes).
+func AppendPong(dst []byte, payload []byte) []byte {
+	return finish(append(begin(dst), payload...), opPong)
+}
+
+func appendID(b []byte, id []byte) []byte {
+	if id == nil {
+		return b
+	}
+	b = append(b, `,"id":`...)
+	return append(b, id...)
+}
+
+// AppendString appends s as a JSON string literal. Invalid UTF-8 becomes
+// U+FFFD so the output is always valid JSON text.
+func AppendString[T string | []byte](b []byte, s T) []byte {
+	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// safe[c] is true for ASCII bytes that need no escaping in a JSON string.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return
+}()
+
+func appendEscaped[T string | []byte](b []byte, s T) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := decodeRune(s, i)
+		if size == 0 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		// U+2028/2029 are valid JSON but break JavaScript string literals.
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
+}
+
+// decodeRune decodes the UTF-8 sequence at s[i] (a non-ASCII lead byte). size
+// is 0 when the sequence is invalid (bad lead, bad continuation, overlong,
+// surrogate or out of range). Generic so that []byte input is never copied.
+func decodeRune[T string | []byte](s T, i int) (r rune, size int) {
+	c := s[i]
+	var min rune
+	switch {
+	case c&0xE0 == 0xC0:
+		r, size, min = rune(c&0x1F), 2, 0x80
+	case c&0xF0 == 0xE0:
+		r, size, min = rune(c&0x0F), 3, 0x800
+	case c&0xF8 == 0xF0:
+		r, size, min = rune(c&0x07), 4, 0x10000
+	default:
+		return 0, 0
+	}
+	if i+size > len(s) {
+		return 0, 0
+	}
+	for k := 1; k < size; k++ {
+		cc := s[i+k]
+		if cc&0xC0 != 0x80 {
+			return 0, 0
+		}
+		r = r<<6 | rune(cc&0x3F)
+	}
+	if r < min || r > utf8.MaxRune || (r >= 0xD800 && r <= 0xDFFF) {
+		return 0, 0
+	}
+	return r, size
+}

@@ -1,0 +1,208 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Named defaults. They are the limits of ../shared/PROTOCOL.md unless noted.
+const (
+	DefaultHTTPAddr         = ":8080"
+	DefaultAdminAddr        = "127.0.0.1:9090"
+	DefaultTokenTTL         = 24 * time.Hour
+	DefaultMaxFrameBytes    = 64 << 10
+	DefaultMaxBodyBytes     = 4 << 10
+	DefaultMaxBacklogBytes  = 1 << 20
+	DefaultCommandRate      = 20
+	DefaultCommandBurst     = 40
+	DefaultAbuseRejects     = 100
+	DefaultAbuseWindow      = 10 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxHeaderBytes   = 8 << 10
+	DefaultPingInterval     = 25 * time.Second
+	DefaultPongTimeout      = 10 * time.Second
+	DefaultDrainTimeout     = 10 * time.Second
+	// DefaultShardInbox is how many queued operations a shard accepts from
+	// clients before it answers "server_busy" instead of queueing more.
+	DefaultShardInbox = 1 << 16
+	// DefaultMaxHTTPBody bounds request bodies of the plain HTTP routes.
+	DefaultMaxHTTPBody = 64 << 10
+	// DefaultAuthRate and DefaultAuthBurst bound POST /auth per client IP.
+	// They are generous because load tests connect thousands of clients
+	// from one loopback address.
+	DefaultAuthRate  = 2000
+	DefaultAuthBurst = 4000
+	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
+	DefaultMaxHTTPInFlight = 512
+)
+
+// Config is every setting of one server. The zero value is not usable; start
+// from Default().
+type Config struct {
+	HTTPAddr       string        // WebSocket + HTTP listen address
+	AdminAddr      string        // gRPC admin listen address ("" disables it)
+	AdminToken     string        // bearer token required by admin RPCs when set
+	AdminInsecure  bool          // allow a non-loopback admin address without a token
+	Shards         int           // room shards (goroutines)
+	Loops          int           // gnet event loops
+	JWTKey         string        // HS256 key; random when empty
+	TokenTTL       time.Duration // lifetime of issued tokens
+	AllowedOrigins []string      // extra allowed Origin values for /ws ("*" allows all)
+
+	MaxFrameBytes    int           // inbound frame/message size; close 1009 past it
+	MaxBodyBytes     int           // message body size; error body_too_long past it
+	MaxBacklogBytes  int           // outbound backlog per connection; close 4008 past it
+	CommandRate      float64       // sustained commands per second per connection
+	CommandBurst     int           // command burst per connection
+	AbuseRejects     int           // rejected commands within AbuseWindow before close 4029
+	AbuseWindow      time.Duration //
+	HandshakeTimeout time.Duration // time to send complete request headers
+	MaxHeaderBytes   int           // request header size limit
+	PingInterval     time.Duration // idle time before the server pings
+	PongTimeout      time.Duration // time after a ping without any frame before close
+	DrainTimeout     time.Duration // bound on graceful shutdown
+	MaxConns         int           // 0 = unlimited; past it /ws answers 503
+	ShardInbox       int           // per-shard queued client operations before server_busy
+	MaxHTTPBody      int           // plain HTTP request body limit
+	MaxHTTPInFlight  int           // concurrent plain HTTP handlers
+	AuthRate         float64       // POST /auth per second per client IP
+	AuthBurst        int           //
+
+	LogJSON  bool
+	LogLevel string
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	n := runtime.GOMAXPROCS(0)
+	return Config{
+		HTTPAddr:         DefaultHTTPAddr,
+		AdminAddr:        DefaultAdminAddr,
+		Shards:           n,
+		Loops:            n,
+		TokenTTL:         DefaultTokenTTL,
+		MaxFrameBytes:    DefaultMaxFrameBytes,
+		MaxBodyBytes:     DefaultMaxBodyBytes,
+		MaxBacklogBytes:  DefaultMaxBacklogBytes,
+		CommandRate:      DefaultCommandRate,
+		CommandBurst:     DefaultCommandBurst,
+		AbuseRejects:     DefaultAbuseRejects,
+		AbuseWindow:      DefaultAbuseWindow,
+		HandshakeTimeout: DefaultHandshakeTimeout,
+		MaxHeaderBytes:   DefaultMaxHeaderBytes,
+		PingInterval:     DefaultPingInterval,
+		PongTimeout:      DefaultPongTimeout,
+		DrainTimeout:     DefaultDrainTimeout,
+		ShardInbox:       DefaultShardInbox,
+		MaxHTTPBody:      DefaultMaxHTTPBody,
+		MaxHTTPInFlight:  DefaultMaxHTTPInFlight,
+		AuthRate:         DefaultAuthRate,
+		AuthBurst:        DefaultAuthBurst,
+		LogLevel:         "info",
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.HTTPAddr != "", "-http must not be empty")
+	check(c.Shards > 0, "-shards must be > 0, got %d", c.Shards)
+	check(c.Loops > 0, "-loops must be > 0, got %d", c.Loops)
+	check(c.TokenTTL > 0, "-token-ttl must be > 0, got %s", c.TokenTTL)
+	check(c.MaxFrameBytes >= 125, "-max-frame must be >= 125, got %d", c.MaxFrameBytes)
+	check(c.MaxBodyBytes > 0 && c.MaxBodyBytes <= c.MaxFrameBytes, "-max-body must be in (0, max-frame], got %d", c.MaxBodyBytes)
+	check(c.MaxBacklogBytes > 0, "-max-backlog must be > 0, got %d", c.MaxBacklogBytes)
+	check(c.CommandRate > 0, "-cmd-rate must be > 0, got %v", c.CommandRate)
+	check(c.CommandBurst > 0, "-cmd-burst must be > 0, got %d", c.CommandBurst)
+	check(c.AbuseRejects > 0, "-abuse-rejects must be > 0, got %d", c.AbuseRejects)
+	check(c.AbuseWindow > 0, "-abuse-window must be > 0, got %s", c.AbuseWindow)
+	check(c.HandshakeTimeout > 0, "-handshake-timeout must be > 0, got %s", c.HandshakeTimeout)
+	check(c.MaxHeaderBytes >= 512, "-max-header must be >= 512, got %d", c.MaxHeaderBytes)
+	check(c.PingInterval > 0, "-ping-interval must be > 0, got %s", c.PingInterval)
+	check(c.PongTimeout > 0, "-pong-timeout must be > 0, got %s", c.PongTimeout)
+	check(c.DrainTimeout > 0, "-drain-timeout must be > 0, got %s", c.DrainTimeout)
+	check(c.MaxConns >= 0, "-max-conns must be >= 0, got %d", c.MaxConns)
+	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
+	check(c.MaxHTTPInFlight > 0, "-http-inflight must be > 0, got %d", c.MaxHTTPInFlight)
+	check(c.AuthRate > 0 && c.AuthBurst > 0, "-auth-rate and -auth-burst must be > 0, got %v/%d", c.AuthRate, c.AuthBurst)
+	return errors.Join(errs...)
+}
+
+// RegisterFlags binds every setting to a flag on fs, with c's current values
+// as defaults. Call ApplyEnv after fs.Parse to honour ICS_* variables.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "listen address for WebSocket, the browser client, /auth, health and metrics")
+	fs.StringVar(&c.AdminAddr, "admin", c.AdminAddr, "listen address of the gRPC admin API (empty disables it)")
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token required by admin RPCs (health excepted)")
+	fs.BoolVar(&c.AdminInsecure, "admin-insecure", c.AdminInsecure, "allow a non-loopback -admin address without -admin-token")
+	fs.IntVar(&c.Shards, "shards", c.Shards, "room shards: goroutines that own the rooms (default GOMAXPROCS)")
+	fs.IntVar(&c.Loops, "loops", c.Loops, "network event loops (default GOMAXPROCS)")
+	fs.StringVar(&c.JWTKey, "jwt-key", c.JWTKey, "HS256 key for tokens; a random key is generated (and tokens die with the process) when empty")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of issued tokens")
+	fs.Func("allowed-origins", "comma-separated Origin values allowed on /ws besides the server's own host (\"*\" allows any)", func(s string) error {
+		c.AllowedOrigins = nil
+		for _, o := range strings.Split(s, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&c.MaxFrameBytes, "max-frame", c.MaxFrameBytes, "largest inbound WebSocket message in bytes (close 1009 past it)")
+	fs.IntVar(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest message body in bytes (error body_too_long past it)")
+	fs.IntVar(&c.MaxBacklogBytes, "max-backlog", c.MaxBacklogBytes, "outbound bytes queued per connection before close 4008 slow consumer")
+	fs.Float64Var(&c.CommandRate, "cmd-rate", c.CommandRate, "sustained commands per second per connection")
+	fs.IntVar(&c.CommandBurst, "cmd-burst", c.CommandBurst, "command burst per connection")
+	fs.IntVar(&c.AbuseRejects, "abuse-rejects", c.AbuseRejects, "rate-limited commands within -abuse-window before close 4029")
+	fs.DurationVar(&c.AbuseWindow, "abuse-window", c.AbuseWindow, "window for -abuse-rejects")
+	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "time a client has to send complete request headers")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header", c.MaxHeaderBytes, "largest request header block in bytes")
+	fs.DurationVar(&c.PingInterval, "ping-interval", c.PingInterval, "idle time after which the server pings a client")
+	fs.DurationVar(&c.PongTimeout, "pong-timeout", c.PongTimeout, "time after a ping without any frame before the connection is closed")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "bound on graceful shutdown (SIGINT/SIGTERM)")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "WebSocket connections accepted before /ws answers 503 (0 = unlimited)")
+	fs.IntVar(&c.ShardInbox, "shard-inbox", c.ShardInbox, "queued client operations per shard before commands get server_busy")
+	fs.IntVar(&c.MaxHTTPBody, "max-http-body", c.MaxHTTPBody, "largest plain HTTP request body in bytes")
+	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")
+	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client IP (429 past it)")
+	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client IP")
+	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+}
+
+// EnvName is the environment variable that stands for flag name.
+func EnvName(flagName string) string {
+	return "ICS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ApplyEnv sets every flag of fs that was not given on the command line from
+// its ICS_* environment variable, if present. lookup is usually os.LookupEnv.
+func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v, ok := lookup(EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,212 @@
+package fanout
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// Peer is the receiving end of deliveries: one client connection. Its
+// methods are called only on the event loop that owns it.
+type Peer interface {
+	// Loop is the loop that owns the peer. It never changes.
+	Loop() *Loop
+	// Enqueue adds a frame to the peer's pending output. It reports whether
+	// the peer was clean before, so the loop can remember to flush it.
+	Enqueue(frame []byte) (becameDirty bool)
+	// Flush writes the pending output (one write call).
+	Flush()
+	// Control handles an out-of-band event from a shard (a reply to an
+	// asynchronous request, a close order...). Frames enqueued before it are
+	// flushed first by the implementation, so order is kept.
+	Control(c any)
+}
+
+// Delivery is one frame (or one control event) for one peer.
+type Delivery struct {
+	To    Peer
+	Frame []byte
+	Ctl   any
+}
+
+// Executor runs fn on the event loop at some later time. It returns an error
+// only when the loop is gone.
+type Executor func(fn func()) error
+
+// Loop is the shard-facing side of one event loop.
+type Loop struct {
+	// Index is the loop's position in the server's loop list; shards use it
+	// to keep one Batch per loop.
+	Index int
+	exec  atomic.Pointer[Executor]
+
+	mu        sync.Mutex
+	queue     []Delivery
+	scheduled bool
+
+	// Loop-only state (touched only inside run, on the event loop).
+	spare []Delivery
+	dirty []Peer
+	runFn func()
+
+	// Counters, written on the loop, read anywhere.
+	Tasks      atomic.Uint64 // loop tasks run
+	Deliveries atomic.Uint64 // frames handed to peers
+}
+
+// NewLoop returns a Loop that schedules its work with exec. exec may be nil
+// and set later with SetExecutor, before the first Push.
+func NewLoop(index int, exec Executor) *Loop {
+	l := &Loop{Index: index}
+	if exec != nil {
+		l.exec.Store(&exec)
+	}
+	l.runFn = l.run
+	return l
+}
+
+// NewLoops returns n Loops without executors (see SetExecutor).
+func NewLoops(n int) []*Loop {
+	ls := make([]*Loop, n)
+	for i := range ls {
+		ls[i] = NewLoop(i, nil)
+	}
+	return ls
+}
+
+// SetExecutor binds the Loop to its event loop.
+func (l *Loop) SetExecutor(exec Executor) { l.exec.Store(&exec) }
+
+func (l *Loop) schedule() error {
+	e := l.exec.Load()
+	if e == nil {
+		return errUnbound
+	}
+	return (*e)(l.runFn)
+}
+
+var errUnbound = errors.New("fanout: loop has no executor")
+
+// Push queues deliveries (copied; the caller may reuse ds) and makes sure one
+// task is pending on the event loop. It never blocks on I/O.
+func (l *Loop) Push(ds []Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.queue = append(l.queue, ds...)
+	schedule := !l.scheduled
+	l.scheduled = true
+	l.mu.Unlock()
+	if schedule {
+		if err := l.schedule(); err != nil {
+			// The event loop is gone (shutdown): nobody will read these.
+			l.mu.Lock()
+			clear(l.queue)
+			l.queue = l.queue[:0]
+			l.scheduled = false
+			l.mu.Unlock()
+		}
+	}
+}
+
+// PushOne queues a single delivery.
+func (l *Loop) PushOne(d Delivery) {
+	l.mu.Lock()
+	l.queue = append(l.queue, d)
+	schedule := !l.scheduled
+	l.scheduled = true
+	l.mu.Unlock()
+	if schedule {
+		if err := l.schedule(); err != nil {
+			l.mu.Lock()
+			clear(l.queue)
+			l.queue = l.queue[:0]
+			l.scheduled = false
+			l.mu.Unlock()
+		}
+	}
+}
+
+// RunNow processes the queue on the calling goroutine, which must be the
+// event loop. Used by the owner of the loop when it wants pending deliveries
+// out before it acts (e.g. during drain).
+func (l *Loop) RunNow() { l.run() }
+
+func (l *Loop) run() {
+	l.mu.Lock()
+	q := l.queue
+	l.queue = l.spare[:0]
+	l.scheduled = false
+	l.mu.Unlock()
+
+	dirty := l.dirty[:0]
+	for i := range q {
+		d := &q[i]
+		if d.Ctl != nil {
+			d.To.Control(d.Ctl)
+			continue
+		}
+		if d.To.Enqueue(d.Frame) {
+			dirty = append(dirty, d.To)
+		}
+	}
+	for _, p := range dirty {
+		p.Flush()
+	}
+	l.Tasks.Add(1)
+	l.Deliveries.Add(uint64(len(q)))
+	clear(dirty)
+	l.dirty = dirty[:0]
+	clear(q) // drop frame references so they can be collected
+	l.spare = q[:0]
+}
+
+// Batch collects one shard's deliveries for every loop during one pass over
+// its inbox. It belongs to that shard goroutine alone.
+type Batch struct {
+	loops []*Loop
+	per   [][]Delivery
+	n     int
+}
+
+// NewBatch returns a Batch over the server's loops.
+func NewBatch(loops []*Loop) *Batch {
+	return &Batch{loops: loops, per: make([][]Delivery, len(loops))}
+}
+
+// Add queues frame for p.
+func (b *Batch) Add(p Peer, frame []byte) {
+	i := p.Loop().Index
+	b.per[i] = append(b.per[i], Delivery{To: p, Frame: frame})
+	b.n++
+}
+
+// AddAt queues frame for p, whose loop index is known to be loop.
+func (b *Batch) AddAt(loop int, p Peer, frame []byte) {
+	b.per[loop] = append(b.per[loop], Delivery{To: p, Frame: frame})
+	b.n++
+}
+
+// Control queues a control event for p, ordered with its frames.
+func (b *Batch) Control(p Peer, c any) {
+	i := p.Loop().Index
+	b.per[i] = append(b.per[i], Delivery{To: p, Ctl: c})
+	b.n++
+}
+
+// Len is the number of deliveries queued since the last Flush.
+func (b *Batch) Len() int { return b.n }
+
+// Flush hands every loop its deliveries: one Push per loop with work.
+func (b *Batch) Flush() {
+	for i, ds := range b.per {
+		if len(ds) == 0 {
+			continue
+		}
+		b.loops[i].Push(ds)
+		clear(ds)
+		b.per[i] = ds[:0]
+	}
+	b.n = 0
+}

@@ -1,0 +1,15 @@
+// Package shard owns the rooms and the nicknames. A Group runs N Shard
+// goroutines; a room belongs to the shard its name hashes to, and so does a
+// nickname. Only that goroutine reads or writes the room's members or the
+// nickname's holder: there is no mutex on room or nickname state. Everything
+// else (event loops, the HTTP /auth handler, the admin API, other shards)
+// talks to a shard by queueing an op in its inbox.
+//
+// A shard drains its whole inbox in one pass and fans out what the pass
+// produced with one fanout.Batch flush: one push per event loop per pass.
+//
+// A shard must never block: it does no I/O, never waits on another shard
+// (shard-to-shard ops are queued without limit, so two busy shards cannot
+// deadlock), and replies to connections only through fanout controls, which
+// keep their order with the frames around them.
+package shard

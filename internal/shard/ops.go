@@ -1,0 +1,181 @@
+package shard
+
+import (
+	"time"
+
+	"github.com/ics-chat/ics/internal/fanout"
+)
+
+type opKind uint8
+
+const (
+	opPublish opKind = iota + 1
+	opJoin
+	opPrepare
+	opLeave
+	opUnpin
+	opDisconnect
+	opRename
+	opListUsers
+	opListRooms
+	opReserve
+	opClaim
+	opSetNick
+	opRelease
+	opRevoke
+	opCall
+)
+
+// op is one unit of work in a shard's inbox. Hot ops (publish) use only the
+// inline fields; the rest carry their arguments in x.
+type op struct {
+	kind  opKind
+	peer  fanout.Peer
+	frame []byte
+	x     *args
+}
+
+type args struct {
+	room, nick, old, token, jti string
+	id                          []byte
+	create, pinned              bool
+	next                        int
+	exp                         time.Time
+	info                        Member
+	reply                       chan error
+	gather                      *gather
+	fn                          func(*Shard)
+}
+
+// Member describes a connection to the shard that will hold it. Remote and
+// Since never change, so any goroutine may read them.
+type Member struct {
+	Nick   string
+	Remote string
+	Since  time.Time
+	Sent   uint64 // messages sent so far (carried across rooms)
+}
+
+// Publish queues a chat frame from peer for its room on this shard. It
+// returns false when the inbox is over its limit (answer server_busy).
+func (s *Shard) Publish(peer fanout.Peer, frame []byte) bool {
+	if !s.in.tryPut(op{kind: opPublish, peer: peer, frame: frame}, s.g.opts.InboxLimit) {
+		s.stats.Busy.Add(1)
+		return false
+	}
+	return true
+}
+
+// Join adds peer to room (which must exist on this shard, like global) and
+// replies Joined. Used for the first room of a new connection.
+func (s *Shard) Join(peer fanout.Peer, room string, m Member) {
+	s.in.put(op{kind: opJoin, peer: peer, x: &args{room: room, info: m}})
+}
+
+// Prepare pins room on this shard for peer's coming switch (creating it when
+// create is set) and replies PrepareResult. False means busy.
+func (s *Shard) Prepare(peer fanout.Peer, room string, create bool, id []byte) bool {
+	if !s.in.tryPut(op{kind: opPrepare, peer: peer, x: &args{room: room, create: create, id: id}}, s.g.opts.InboxLimit) {
+		s.stats.Busy.Add(1)
+		return false
+	}
+	return true
+}
+
+// Leave removes peer from its room on this shard (announcing `left`), then
+// hands it to shard next, where it joins the pinned room next room.
+func (s *Shard) Leave(peer fanout.Peer, nextRoom string, next int, m Member) {
+	s.in.put(op{kind: opLeave, peer: peer, x: &args{room: nextRoom, next: next, info: m}})
+}
+
+// Unpin drops a pin taken by Prepare whose switch will not happen.
+func (s *Shard) Unpin(room string) {
+	s.in.put(op{kind: opUnpin, x: &args{room: room}})
+}
+
+// Disconnect removes peer from its room on this shard, if it is there.
+func (s *Shard) Disconnect(peer fanout.Peer) {
+	s.in.put(op{kind: opDisconnect, peer: peer})
+}
+
+// Rename announces peer's new nickname to its room; the renamer's own copy
+// carries token and id.
+func (s *Shard) Rename(peer fanout.Peer, old, nick, token string, id []byte) {
+	s.in.put(op{kind: opRename, peer: peer, x: &args{old: old, nick: nick, token: token, id: id}})
+}
+
+// ListUsers replies to peer with the sorted members of its room.
+func (s *Shard) ListUsers(peer fanout.Peer, id []byte) bool {
+	if !s.in.tryPut(op{kind: opListUsers, peer: peer, x: &args{id: id}}, s.g.opts.InboxLimit) {
+		s.stats.Busy.Add(1)
+		return false
+	}
+	return true
+}
+
+// Claim asks the nickname's owner to bind nick to peer for token jti
+// (upgrade of /ws). Replies ClaimResult.
+func (s *Shard) Claim(peer fanout.Peer, nick, jti string, exp time.Time) {
+	s.in.put(op{kind: opClaim, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
+}
+
+// SetNick asks the owner of nick to bind it to peer (setnick). Replies NickResult.
+func (s *Shard) SetNick(peer fanout.Peer, nick, jti string, exp time.Time) {
+	s.in.put(op{kind: opSetNick, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
+}
+
+// Release frees nick if peer holds it.
+func (s *Shard) Release(nick string, peer fanout.Peer) {
+	s.in.put(op{kind: opRelease, peer: peer, x: &args{nick: nick}})
+}
+
+// Revoke refuses token jti (which names a nickname of this shard) until exp.
+func (s *Shard) Revoke(jti string, exp time.Time) {
+	s.in.put(op{kind: opRevoke, x: &args{jti: jti, exp: exp}})
+}
+
+// call runs fn on the shard goroutine.
+func (s *Shard) call(fn func(*Shard)) {
+	s.in.put(op{kind: opCall, x: &args{fn: fn}})
+}
+
+func (s *Shard) handle(o *op) {
+	s.stats.Commands.Add(1)
+	switch o.kind {
+	case opPublish:
+		s.publish(o.peer, o.frame)
+	case opJoin:
+		s.join(o.peer, o.x.room, o.x.info, o.x.pinned)
+	case opPrepare:
+		s.prepare(o.peer, o.x)
+	case opLeave:
+		s.leave(o.peer, o.x)
+	case opUnpin:
+		if r := s.rooms[o.x.room]; r != nil {
+			r.pins--
+			s.maybeDelete(r)
+		}
+	case opDisconnect:
+		if m := s.members[o.peer]; m != nil {
+			s.remove(m)
+		}
+	case opRename:
+		s.rename(o.peer, o.x)
+	case opListUsers:
+		s.listUsers(o.peer, o.x.id)
+	case opListRooms:
+		s.listRooms(o.x.gather)
+	case opReserve:
+		o.x.reply <- s.reserve(o.x.nick, o.x.jti, o.x.exp)
+	case opClaim:
+		s.claim(o.peer, o.x)
+	case opSetNick:
+		s.setNick(o.peer, o.x)
+	case opRelease:
+		s.release(o.x.nick, o.peer)
+	case opRevoke:
+		s.revoked[o.x.jti] = o.x.exp
+	case opCall:
+		o.x.fn(s)
+	}
+}

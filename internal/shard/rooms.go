@@ -1,0 +1,201 @@
+package shard
+
+import (
+	"slices"
+	"sync/atomic"
+
+	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
+)
+
+type room struct {
+	name     string
+	members  []*member
+	pins     int  // switches on their way in (Prepare without Leave yet)
+	deleting bool // an admin deleted it: members are moving out
+}
+
+type member struct {
+	peer fanout.Peer
+	loop int
+	room *room
+	pos  int
+	Member
+}
+
+func (s *Shard) publish(p fanout.Peer, frame []byte) {
+	m := s.members[p]
+	if m == nil {
+		// Not (or no longer) here: the connection left or is switching;
+		// its loop holds commands while it switches, so this is a stale
+		// frame from a connection that is closing. Drop it.
+		return
+	}
+	m.Sent++
+	s.stats.MessagesIn.Add(1)
+	s.fanout(m.room, frame)
+}
+
+func (s *Shard) fanout(r *room, frame []byte) {
+	for _, m := range r.members {
+		s.batch.AddAt(m.loop, m.peer, frame)
+	}
+	n := uint64(len(r.members))
+	s.stats.Deliveries.Add(n)
+	s.stats.BytesOut.Add(n * uint64(len(frame)))
+}
+
+func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
+	r := s.rooms[name]
+	if r == nil {
+		// Only global is joined without a pin, and it always exists; a
+		// pinned room cannot vanish. Recreate defensively.
+		r = &room{name: name}
+		s.rooms[name] = r
+		s.stats.Rooms.Add(1)
+	}
+	if pinned {
+		r.pins--
+	}
+	if old := s.members[p]; old != nil {
+		s.remove(old)
+	}
+	m := &member{peer: p, loop: p.Loop().Index, room: r, pos: len(r.members), Member: info}
+	r.members = append(r.members, m)
+	s.members[p] = m
+	s.stats.Members.Add(1)
+	s.fanout(r, command.AppendMembership(nil, "joined", r.name, m.Nick))
+	s.batch.Control(p, Joined{Room: r.name, Shard: s.idx})
+	if r.deleting {
+		s.batch.Control(p, MoveOrder{Room: command.GlobalRoom})
+	}
+}
+
+func (s *Shard) prepare(p fanout.Peer, a *args) {
+	r := s.rooms[a.room]
+	fail := func(code, msg string) {
+		s.stats.Errors.Add(1)
+		s.batch.Control(p, PrepareResult{Room: a.room, Code: code, Msg: msg, ID: a.id})
+	}
+	switch {
+	case a.create && r != nil:
+		fail(command.ErrRoomExists, "room "+a.room+" already exists")
+		return
+	case !a.create && (r == nil || r.deleting):
+		fail(command.ErrRoomNotFound, "no room named "+a.room)
+		return
+	case r == nil:
+		r = &room{name: a.room}
+		s.rooms[a.room] = r
+		s.stats.Rooms.Add(1)
+	}
+	r.pins++
+	s.batch.Control(p, PrepareResult{Room: a.room, OK: true, ID: a.id})
+}
+
+func (s *Shard) leave(p fanout.Peer, a *args) {
+	info := a.info
+	if m := s.members[p]; m != nil {
+		info = m.Member
+		s.remove(m)
+	}
+	next := s.g.shards[a.next]
+	next.in.put(op{kind: opJoin, peer: p, x: &args{room: a.room, info: info, pinned: true}})
+}
+
+// remove takes m out of its room, tells the room (and m itself) and deletes
+// the room if it is now empty and unpinned.
+func (s *Shard) remove(m *member) {
+	r := m.room
+	last := len(r.members) - 1
+	r.members[m.pos] = r.members[last]
+	r.members[m.pos].pos = m.pos
+	r.members[last] = nil
+	r.members = r.members[:last]
+	delete(s.members, m.peer)
+	s.stats.Members.Add(-1)
+	f := command.AppendMembership(nil, "left", r.name, m.Nick)
+	s.fanout(r, f)
+	s.batch.AddAt(m.loop, m.peer, f)
+	s.stats.Deliveries.Add(1)
+	s.maybeDelete(r)
+}
+
+func (s *Shard) maybeDelete(r *room) {
+	if len(r.members) == 0 && r.pins <= 0 && r.name != command.GlobalRoom {
+		delete(s.rooms, r.name)
+		s.stats.Rooms.Add(-1)
+	}
+}
+
+func (s *Shard) rename(p fanout.Peer, a *args) {
+	m := s.members[p]
+	if m == nil {
+		return
+	}
+	m.Nick = a.nick
+	r := m.room
+	f := command.AppendNick(nil, a.old, a.nick, r.name, "", nil)
+	for _, o := range r.members {
+		if o != m {
+			s.batch.AddAt(o.loop, o.peer, f)
+		}
+	}
+	own := command.AppendNick(nil, a.old, a.nick, r.name, a.token, a.id)
+	s.batch.AddAt(m.loop, m.peer, own)
+	s.stats.Deliveries.Add(uint64(len(r.members)))
+}
+
+func (s *Shard) listUsers(p fanout.Peer, id []byte) {
+	m := s.members[p]
+	if m == nil {
+		return
+	}
+	names := s.names[:0]
+	for _, o := range m.room.members {
+		names = append(names, o.Nick)
+	}
+	slices.Sort(names)
+	s.batch.Add(p, command.AppendList(nil, "users", names, id))
+	clear(names)
+	s.names = names[:0]
+}
+
+// gather collects every shard's room names for one listrooms.
+type gather struct {
+	parts [][]string
+	left  atomic.Int32
+	peer  fanout.Peer
+	id    []byte
+}
+
+// ListRooms asks every shard for its rooms; the last to answer replies to
+// peer with the sorted union.
+func (g *Group) ListRooms(peer fanout.Peer, id []byte) {
+	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id}
+	ga.left.Store(int32(len(g.shards)))
+	for _, s := range g.shards {
+		s.in.put(op{kind: opListRooms, x: &args{gather: ga}})
+	}
+}
+
+func (s *Shard) listRooms(ga *gather) {
+	names := make([]string, 0, len(s.rooms))
+	for name, r := range s.rooms {
+		if !r.deleting && (len(r.members) > 0 || name == command.GlobalRoom || r.pins == 0) {
+			names = append(names, name)
+		}
+	}
+	ga.parts[s.idx] = names
+	if ga.left.Add(-1) != 0 {
+		return
+	}
+	// Last shard: the atomic decrement orders every other shard's write
+	// of its part before this read.
+	var all []string
+	for _, p := range ga.parts {
+		all = append(all, p...)
+	}
+	slices.Sort(all)
+	s.batch.Add(ga.peer, command.AppendList(nil, "rooms", all, ga.id))
+}

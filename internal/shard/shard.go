@@ -1,0 +1,163 @@
+package shard
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
+)
+
+// Options are the limits a Group enforces.
+type Options struct {
+	// InboxLimit is how many client ops a shard queues before TrySend fails.
+	InboxLimit int
+	// Now is the clock (tests may replace it).
+	Now func() time.Time
+}
+
+// Group is the set of shards of one server.
+type Group struct {
+	shards []*Shard
+	loops  []*fanout.Loop
+	opts   Options
+	wg     sync.WaitGroup
+}
+
+// NewGroup creates n shards delivering to loops. Run starts them.
+func NewGroup(n int, loops []*fanout.Loop, opts Options) *Group {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.InboxLimit <= 0 {
+		opts.InboxLimit = 1 << 16
+	}
+	g := &Group{loops: loops, opts: opts}
+	for i := 0; i < n; i++ {
+		g.shards = append(g.shards, newShard(g, i))
+	}
+	// global always exists.
+	gs := g.shards[g.RoomShard(command.GlobalRoom)]
+	gs.rooms[command.GlobalRoom] = &room{name: command.GlobalRoom}
+	gs.stats.Rooms.Store(1)
+	return g
+}
+
+// Start runs every shard goroutine until ctx ends. Wait returns after they
+// have all stopped.
+func (g *Group) Start(ctx context.Context) {
+	for _, s := range g.shards {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			s.run(ctx)
+		}()
+	}
+}
+
+// Wait blocks until every shard goroutine has returned.
+func (g *Group) Wait() { g.wg.Wait() }
+
+// Len is the number of shards.
+func (g *Group) Len() int { return len(g.shards) }
+
+// Shard returns shard i.
+func (g *Group) Shard(i int) *Shard { return g.shards[i] }
+
+// RoomShard is the index of the shard that owns room name.
+func (g *Group) RoomShard(name string) int { return int(hash(name) % uint32(len(g.shards))) }
+
+// NickShard is the index of the shard that owns nickname nick.
+func (g *Group) NickShard(nick string) int {
+	// A different seed from rooms, so a busy room's shard is not also the
+	// owner of every nickname that happens to share its hash.
+	return int((hash(nick) ^ 0x9e3779b9) % uint32(len(g.shards)))
+}
+
+// hash is FNV-1a, 32 bit.
+func hash(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// Shard is one room-and-nickname owner goroutine.
+type Shard struct {
+	idx   int
+	g     *Group
+	in    *inbox
+	batch *fanout.Batch
+	stats Stats
+
+	rooms   map[string]*room
+	members map[fanout.Peer]*member
+	nicks   map[string]*nickEntry
+	revoked map[string]time.Time // token id → expiry
+
+	scratch []byte
+	names   []string
+}
+
+func newShard(g *Group, idx int) *Shard {
+	return &Shard{
+		idx:     idx,
+		g:       g,
+		in:      newInbox(),
+		batch:   fanout.NewBatch(g.loops),
+		rooms:   map[string]*room{},
+		members: map[fanout.Peer]*member{},
+		nicks:   map[string]*nickEntry{},
+		revoked: map[string]time.Time{},
+	}
+}
+
+// Index is the shard's position in its Group.
+func (s *Shard) Index() int { return s.idx }
+
+// Stats are the shard's counters (safe to read from any goroutine).
+func (s *Shard) Stats() *Stats { return &s.stats }
+
+// InboxDepth is the number of ops waiting now.
+func (s *Shard) InboxDepth() int { return int(s.in.depth.Load()) }
+
+// maxPassDeliveries bounds how many deliveries a pass accumulates before it
+// flushes early, so one huge inbox does not delay the first frames.
+const maxPassDeliveries = 1 << 16
+
+func (s *Shard) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var spare []op
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.in.wake:
+		case <-tick.C:
+			s.sweep(s.g.opts.Now())
+			s.batch.Flush()
+			continue
+		}
+		for {
+			q := s.in.take(spare)
+			if len(q) == 0 {
+				spare = q
+				break
+			}
+			s.stats.observeDepth(len(q))
+			for i := range q {
+				s.handle(&q[i])
+				if s.batch.Len() >= maxPassDeliveries {
+					s.batch.Flush()
+				}
+			}
+			s.batch.Flush()
+			clear(q)
+			spare = q[:0]
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package wsio
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/shard"
+)
+
+// command decodes and runs one command. p is borrowed.
+func (c *conn) command(p []byte) {
+	l := c.ls
+	cmd, derr := l.dec.Decode(p)
+	if derr != nil {
+		c.sendError(derr.Code, derr.Msg, derr.ID)
+		return
+	}
+	g := c.srv.shards
+	switch cmd.Type {
+	case command.TypeMessage:
+		if len(cmd.Arg) > c.srv.cfg.MaxBodyBytes {
+			c.sendError(command.ErrBodyTooLong, "message body is longer than the limit", cmd.ID)
+			return
+		}
+		l.stats.MessagesIn.Add(1)
+		f := command.AppendMessage(l.buf, c.nick, c.room, cmd.Arg, time.Now().UnixMilli())
+		l.buf = f[:0:cap(f)]
+		frame := bytes.Clone(f)
+		if !g.Shard(c.roomShard).Publish(c, frame) {
+			c.sendError(command.ErrServerBusy, "server busy: message not sent, retry", cmd.ID)
+		}
+	case command.TypeSetNick:
+		c.setNick(string(cmd.Arg), cmd.ID)
+	case command.TypeSwitchRoom, command.TypeCreateRoom:
+		c.switchRoom(string(cmd.Arg), cmd.Type == command.TypeCreateRoom, cmd.ID)
+	case command.TypeListUsers:
+		if !g.Shard(c.roomShard).ListUsers(c, clone(cmd.ID)) {
+			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
+		}
+	case command.TypeListRooms:
+		g.ListRooms(c, clone(cmd.ID))
+	case command.TypeExit:
+		c.exit()
+	}
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return bytes.Clone(b)
+}
+
+func (c *conn) switchRoom(name string, create bool, id []byte) {
+	if !command.ValidName(name) {
+		c.sendError(command.ErrInvalidName, "room names are 2-32 characters: letters, digits, _ and -, not starting with a digit or -", id)
+		return
+	}
+	if name == c.room {
+		code, msg := command.ErrAlreadyInRoom, "you are already in room "+name
+		if create {
+			code, msg = command.ErrRoomExists, "room "+name+" already exists"
+		}
+		c.sendError(code, msg, id)
+		return
+	}
+	g := c.srv.shards
+	t := g.RoomShard(name)
+	c.pend, c.pendRoom, c.pendShard, c.pendID = pendPrepare, name, t, clone(id)
+	if !g.Shard(t).Prepare(c, name, create, c.pendID) {
+		c.pend = pendNone
+		c.sendError(command.ErrServerBusy, "server busy, retry", id)
+	}
+}
+
+func (c *conn) setNick(name string, id []byte) {
+	if !command.ValidName(name) {
+		c.sendError(command.ErrInvalidName, "nicknames are 2-32 characters: letters, digits, _ and -, not starting with a digit or -", id)
+		return
+	}
+	if name == c.nick {
+		c.sendError(command.ErrNicknameTaken, "that is already your nickname", id)
+		return
+	}
+	token, cl, err := c.srv.issuer.Issue(name)
+	if err != nil {
+		c.sendError("internal", "could not issue a token", id)
+		return
+	}
+	g := c.srv.shards
+	c.pend, c.pendNick, c.pendTok, c.pendID = pendNick, name, token, clone(id)
+	c.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
+	g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires)
+}
+
+// exit: leave the room, free the nickname, revoke the tokens, close 1000.
+func (c *conn) exit() {
+	g := c.srv.shards
+	for _, t := range c.tokens {
+		g.Shard(g.NickShard(t.nick)).Revoke(t.jti, t.exp)
+	}
+	c.cleanup()
+	c.closeWith(command.CloseNormal, "bye")
+}
+
+// cleanup gives back the room membership and the nickname, once.
+func (c *conn) cleanup() {
+	if c.cleaned || c.state == stHTTP {
+		return
+	}
+	c.cleaned = true
+	g := c.srv.shards
+	if c.joined {
+		g.Shard(c.roomShard).Disconnect(c)
+	}
+	if c.nick != "" && c.state == stWS {
+		g.Shard(g.NickShard(c.nick)).Release(c.nick, c)
+	}
+}
+
+// Control implements fanout.Peer: replies from shards, in order with frames.
+func (c *conn) Control(ctl any) {
+	if !c.closed {
+		c.Flush()
+	}
+	g := c.srv.shards
+	switch v := ctl.(type) {
+	case shard.ClaimResult:
+		c.onClaim(v)
+		return
+	case shard.PrepareResult:
+		if c.closed || c.cleaned {
+			if v.OK {
+				g.Shard(c.pendShard).Unpin(v.Room)
+			}
+			return
+		}
+		if !v.OK {
+			c.pend = pendNone
+			c.sendError(v.Code, v.Msg, v.ID)
+			break
+		}
+		c.pend = pendJoin
+		g.Shard(c.roomShard).Leave(c, v.Room, c.pendShard, c.member())
+		return
+	case shard.Joined:
+		if c.closed || c.cleaned {
+			g.Shard(v.Shard).Disconnect(c)
+			return
+		}
+		c.room, c.roomShard, c.joined = v.Room, v.Shard, true
+		c.pend = pendNone
+	case shard.NickResult:
+		if c.closed || c.cleaned {
+			if v.OK {
+				g.Shard(g.NickShard(v.Nick)).Release(v.Nick, c)
+			}
+			return
+		}
+		c.pend = pendNone
+		if !v.OK {
+			c.sendError(v.Code, v.Msg, c.pendID)
+			break
+		}
+		old := c.nick
+		g.Shard(g.NickShard(old)).Release(old, c)
+		c.nick = v.Nick
+		c.tokens = append(c.tokens, c.pendToken)
+		g.Shard(c.roomShard).Rename(c, old, v.Nick, c.pendTok, c.pendID)
+		c.pendTok = ""
+	case shard.CloseOrder:
+		if c.closed {
+			return
+		}
+		c.closeWith(v.Code, v.Reason)
+		return
+	case shard.MoveOrder:
+		if c.closed || c.cleaned {
+			return
+		}
+		if c.pend != pendNone {
+			c.queue = append(c.queue, moveCommand(v.Room))
+			return
+		}
+		c.switchRoom(v.Room, false, nil)
+	}
+	c.runQueue()
+}
+
+// moveCommand is the switchroom an admin's room deletion asks for, queued
+// like a client command.
+func moveCommand(room string) []byte {
+	return []byte(`{"type":"switchroom","args":{"room":"` + room + `"}}`)
+}
+
+// runQueue runs the commands that waited for an op to finish, until the
+// next op starts.
+func (c *conn) runQueue() {
+	for len(c.queue) > 0 && c.pend == pendNone && !c.closing && !c.closed {
+		p := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.command(p)
+	}
+	if len(c.queue) == 0 {
+		c.queue = nil
+	}
+}

@@ -1,0 +1,195 @@
+package wsio
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
+)
+
+type connState uint8
+
+const (
+	stHTTP      connState = iota // reading HTTP requests
+	stUpgrading                  // /ws accepted by us, waiting for the nickname's shard
+	stWS                         // WebSocket open
+)
+
+type pendKind uint8
+
+const (
+	pendNone    pendKind = iota
+	pendJoin             // waiting for Joined (first room or the join half of a switch)
+	pendPrepare          // waiting for PrepareResult
+	pendNick             // waiting for NickResult
+)
+
+// tokenRef is a token this connection used or was given, revoked on exit.
+type tokenRef struct {
+	nick, jti string
+	exp       time.Time
+}
+
+// conn is one client connection. Every field is owned by its event loop,
+// except backlog, which the admin API may read.
+type conn struct {
+	gc     gnet.Conn
+	ls     *loop
+	srv    *Server
+	state  connState
+	closed bool // OnClose ran: never write again (the fd may be reused)
+	// closing: a close frame was sent or the socket close was requested.
+	closing  bool
+	cleaned  bool // room and nickname already given back
+	counted  bool // counted in Server.wsConns
+	remote   string
+	since    time.Time
+	deadline int64 // unix nanos: end of the handshake/idle HTTP allowance
+	httpBusy bool  // a plain HTTP request is being served off-loop
+
+	upgradeResp []byte // 101 response held until the nickname is claimed
+
+	nick      string
+	tokens    []tokenRef
+	room      string
+	roomShard int
+	joined    bool // a member of room on roomShard
+
+	pend      pendKind
+	pendRoom  string
+	pendShard int
+	pendID    []byte
+	pendNick  string
+	pendToken tokenRef
+	pendTok   string
+	queue     [][]byte // commands that arrived while an op was pending
+
+	fragOp byte
+	frag   []byte
+	inFrag bool
+
+	lastRead int64 // unix nanos of the last byte read
+	pingAt   int64 // unix nanos of the unanswered ping, 0 when none
+
+	tokensLeft  float64
+	refillAt    int64
+	rejects     int
+	rejectStart int64
+
+	out      [][]byte
+	outBytes int
+	backlog  atomic.Int64
+}
+
+var _ fanout.Peer = (*conn)(nil)
+
+// Loop implements fanout.Peer.
+func (c *conn) Loop() *fanout.Loop { return c.ls.fan }
+
+// Enqueue implements fanout.Peer.
+func (c *conn) Enqueue(frame []byte) bool {
+	if c.closed || c.closing {
+		return false
+	}
+	c.out = append(c.out, frame)
+	c.outBytes += len(frame)
+	return len(c.out) == 1
+}
+
+// maxIovec is IOV_MAX on Linux: writev fails with more.
+const maxIovec = 1024
+
+// Flush implements fanout.Peer: one write call for everything pending (more
+// only past IOV_MAX frames).
+func (c *conn) Flush() {
+	if len(c.out) == 0 {
+		return
+	}
+	if c.closed || c.closing {
+		c.dropOut()
+		return
+	}
+	st := &c.ls.stats
+	buffered := c.gc.OutboundBuffered()
+	if buffered+c.outBytes > c.srv.cfg.MaxBacklogBytes {
+		c.dropOut()
+		st.SlowCloses.Add(1)
+		c.closeWith(command.CloseSlowConsumer, "slow consumer")
+		return
+	}
+	frames, bytes := len(c.out), c.outBytes
+	if frames == 1 {
+		_, _ = c.gc.Write(c.out[0])
+		st.Writes.Add(1)
+	} else {
+		for i := 0; i < len(c.out) && !c.closed; i += maxIovec {
+			j := min(i+maxIovec, len(c.out))
+			_, _ = c.gc.Writev(c.out[i:j])
+			st.Writes.Add(1)
+		}
+	}
+	st.Frames.Add(uint64(frames))
+	st.BytesOut.Add(uint64(bytes))
+	c.dropOut()
+	if !c.closed {
+		c.backlog.Store(int64(c.gc.OutboundBuffered()))
+	}
+}
+
+func (c *conn) dropOut() {
+	clear(c.out)
+	c.out = c.out[:0]
+	c.outBytes = 0
+}
+
+// writeNow writes one frame produced on the loop itself (pong, error reply),
+// after anything already pending so order is kept.
+func (c *conn) writeNow(frame []byte) {
+	if c.closed || c.closing {
+		return
+	}
+	c.Flush()
+	if c.closed || c.closing {
+		return
+	}
+	if c.gc.OutboundBuffered()+len(frame) > c.srv.cfg.MaxBacklogBytes {
+		c.ls.stats.SlowCloses.Add(1)
+		c.closeWith(command.CloseSlowConsumer, "slow consumer")
+		return
+	}
+	_, _ = c.gc.Write(frame)
+	c.ls.stats.Writes.Add(1)
+	c.ls.stats.Frames.Add(1)
+	c.ls.stats.BytesOut.Add(uint64(len(frame)))
+}
+
+// closeWith flushes what is pending, sends a close frame and closes the
+// socket once gnet has written what it buffered.
+func (c *conn) closeWith(code int, reason string) {
+	if c.closed || c.closing {
+		return
+	}
+	if len(c.out) > 0 && code != command.CloseSlowConsumer {
+		c.Flush()
+		if c.closed || c.closing {
+			return
+		}
+	}
+	c.closing = true
+	if c.state == stWS {
+		_, _ = c.gc.Write(command.AppendClose(nil, code, reason))
+	}
+	_ = c.gc.Close()
+}
+
+// drop closes the socket without a close frame (handshake failures).
+func (c *conn) drop() {
+	if c.closed || c.closing {
+		return
+	}
+	c.closing = true
+	_ = c.gc.Close()
+}

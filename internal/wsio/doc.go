@@ -1,0 +1,14 @@
+// Package wsio owns the sockets. It runs gnet event loops that parse HTTP/1.1
+// requests on the raw connection, upgrade /ws with gobwas/ws, decode
+// WebSocket frames in place, decode commands and hand them to the owning
+// shard, and write what the shards fan out (internal/fanout) with one write
+// per connection per batch. Every other HTTP request is served by a standard
+// net/http Handler on its own goroutine, off the event loop.
+//
+// Each connection's state belongs to its event loop: only that loop reads or
+// writes it (OnTraffic, OnClose, fanout tasks and the periodic sweep all run
+// there). Code in this package must never block an event loop: no waiting on
+// a shard (shard calls only queue), no blocking I/O, no locks held across
+// writes. Bytes from gnet's Peek are borrowed; anything a shard keeps is
+// copied first.
+package wsio

@@ -1,0 +1,152 @@
+package wsio
+
+import (
+	"bytes"
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
+)
+
+// LoopStats are one event loop's counters: written on the loop, readable
+// anywhere.
+type LoopStats struct {
+	Conns          atomic.Int64  // sockets open on this loop
+	Writes         atomic.Uint64 // write/writev calls
+	Frames         atomic.Uint64 // frames written
+	BytesOut       atomic.Uint64 // bytes written
+	MessagesIn     atomic.Uint64 // chat messages received
+	Commands       atomic.Uint64 // commands received
+	RateLimited    atomic.Uint64 // commands refused by the rate limit
+	RateCloses     atomic.Uint64 // connections closed 4029
+	SlowCloses     atomic.Uint64 // connections closed 4008
+	ProtocolCloses atomic.Uint64 // connections closed for protocol errors
+	PingCloses     atomic.Uint64 // connections closed for missing pongs
+	Upgrades       atomic.Uint64 // completed WebSocket upgrades
+	Rejected       atomic.Uint64 // refused handshakes (4xx/5xx)
+	HTTPRequests   atomic.Uint64 // plain HTTP requests handed to net/http
+}
+
+// loop is the per-event-loop state: everything here is touched only on that
+// loop's goroutine (except stats).
+type loop struct {
+	idx   int
+	srv   *Server
+	fan   *fanout.Loop
+	el    atomic.Pointer[elBox] // set once, when the loop opens its first connection
+	stats LoopStats
+
+	conns map[*conn]struct{}
+	dec   command.Decoder
+	buf   []byte // scratch for frames encoded on the loop
+
+	// Handshake scratch, filled by the upgrader's hooks during one Upgrade.
+	up     ws.Upgrader
+	hs     handshake
+	hsIn   bytes.Reader
+	hsOut  bytes.Buffer
+	sweepF func()
+}
+
+func newLoop(s *Server, idx int, fl *fanout.Loop) *loop {
+	l := &loop{idx: idx, srv: s, fan: fl, conns: map[*conn]struct{}{}}
+	l.initUpgrader()
+	l.sweepF = l.sweep
+	return l
+}
+
+type elBox struct{ gnet.EventLoop }
+
+func (l *loop) bind(el gnet.EventLoop) {
+	l.el.Store(&elBox{el})
+	l.fan.SetExecutor(func(fn func()) error {
+		return el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			fn()
+			return nil
+		}))
+	})
+}
+
+// run executes fn on the loop (if it has been bound; an unbound loop has no
+// connections, so there is nothing to do).
+func (l *loop) run(fn func()) {
+	b := l.el.Load()
+	if b == nil {
+		return
+	}
+	_ = b.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		fn()
+		return nil
+	}))
+}
+
+// sweep enforces time limits: handshake deadline, idle HTTP keep-alive,
+// ping and pong timeout.
+func (l *loop) sweep() {
+	now := time.Now().UnixNano()
+	cfg := &l.srv.cfg
+	ping := int64(cfg.PingInterval)
+	pong := int64(cfg.PongTimeout)
+	for c := range l.conns {
+		if c.closed || c.closing {
+			continue
+		}
+		switch c.state {
+		case stHTTP:
+			if !c.httpBusy && now > c.deadline {
+				c.drop()
+			}
+		case stWS:
+			switch {
+			case c.pingAt != 0 && c.lastRead < c.pingAt && now-c.pingAt >= pong:
+				l.stats.PingCloses.Add(1)
+				c.closeWith(command.ClosePingTimeout, "ping timeout")
+			case c.pingAt == 0 && now-c.lastRead >= ping:
+				c.pingAt = now
+				c.writeNow(command.AppendPing(nil))
+			case c.pingAt != 0 && c.lastRead >= c.pingAt:
+				c.pingAt = 0 // answered (any frame counts)
+			}
+		}
+	}
+}
+
+func (l *loop) drain() {
+	l.fan.RunNow() // deliver what the shards already produced
+	for c := range l.conns {
+		switch {
+		case c.closed || c.closing:
+		case c.state == stWS:
+			c.closeWith(command.CloseServiceRestart, "service restart")
+		case c.state == stUpgrading:
+			c.drop()
+		case !c.httpBusy:
+			c.drop()
+		}
+	}
+}
+
+// sweeper runs each loop's sweep periodically until Stop.
+func (s *Server) sweeper() {
+	defer close(s.sweepDone)
+	every := min(s.cfg.PingInterval, s.cfg.PongTimeout, s.cfg.HandshakeTimeout) / 4
+	every = max(every, 10*time.Millisecond)
+	every = min(every, time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.sweepStop:
+			return
+		case <-t.C:
+			for _, l := range s.loops {
+				l.run(l.sweepF)
+			}
+		}
+	}
+}

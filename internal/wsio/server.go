@@ -1,0 +1,298 @@
+package wsio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ics-chat/ics/internal/auth"
+	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/config"
+	"github.com/ics-chat/ics/internal/fanout"
+	"github.com/ics-chat/ics/internal/shard"
+)
+
+// Options wire a Server to the rest of the process.
+type Options struct {
+	Config config.Config
+	Shards *shard.Group
+	// Loops are the fanout loops the shards deliver to (fanout.NewLoops);
+	// each is bound to one gnet event loop when that loop opens its first
+	// connection.
+	Loops  []*fanout.Loop
+	Issuer *auth.Issuer
+	// HTTP serves every request that is not a WebSocket upgrade.
+	HTTP   http.Handler
+	Logger *slog.Logger
+}
+
+// Server is the gnet engine and everything that runs on its event loops.
+type Server struct {
+	cfg    config.Config
+	shards *shard.Group
+	issuer *auth.Issuer
+	http   http.Handler
+	log    *slog.Logger
+
+	eng      gnet.Engine
+	addr     net.Addr
+	booted   chan struct{}
+	runErr   chan error
+	draining atomic.Bool
+	wsConns  atomic.Int64
+	allConns atomic.Int64
+
+	bindMu sync.Mutex
+	bound  map[gnet.EventLoop]*loop
+	loops  []*loop
+
+	httpWG  sync.WaitGroup
+	httpSem chan struct{}
+
+	sweepStop chan struct{}
+	sweepDone chan struct{}
+
+	gnet.BuiltinEventEngine
+}
+
+// New returns a Server; Start runs it.
+func New(o Options) (*Server, error) {
+	if o.Shards == nil || o.Issuer == nil || o.HTTP == nil {
+		return nil, errors.New("wsio: Shards, Issuer and HTTP are required")
+	}
+	if len(o.Loops) != o.Config.Loops {
+		return nil, fmt.Errorf("wsio: got %d fanout loops for %d event loops", len(o.Loops), o.Config.Loops)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:       o.Config,
+		shards:    o.Shards,
+		issuer:    o.Issuer,
+		http:      o.HTTP,
+		log:       o.Logger,
+		booted:    make(chan struct{}),
+		runErr:    make(chan error, 1),
+		bound:     map[gnet.EventLoop]*loop{},
+		httpSem:   make(chan struct{}, o.Config.MaxHTTPInFlight),
+		sweepStop: make(chan struct{}),
+		sweepDone: make(chan struct{}),
+	}
+	for i, fl := range o.Loops {
+		s.loops = append(s.loops, newLoop(s, i, fl))
+	}
+	return s, nil
+}
+
+// Start listens and runs the event loops; it returns once the listener is
+// bound (or failed to bind).
+func (s *Server) Start(ctx context.Context) error {
+	addr := s.cfg.HTTPAddr
+	go func() {
+		err := gnet.Run(s, "tcp://"+addr,
+			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(s.cfg.Loops),
+			gnet.WithReuseAddr(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLoadBalancing(gnet.LeastConnections),
+			gnet.WithLogger(gnetLogger{s.log}),
+		)
+		s.runErr <- err
+	}()
+	select {
+	case <-s.booted:
+	case err := <-s.runErr:
+		if err == nil {
+			err = errors.New("engine stopped before it started")
+		}
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	go s.sweeper()
+	return nil
+}
+
+// Addr is the bound listen address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// Draining reports whether Drain has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Connections is the number of open WebSocket connections.
+func (s *Server) Connections() int64 { return s.wsConns.Load() }
+
+// OnBoot records the bound address.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			switch a := sa.(type) {
+			case *unix.SockaddrInet4:
+				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			case *unix.SockaddrInet6:
+				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			}
+		}
+		_ = unix.Close(fd)
+	}
+	close(s.booted)
+	return gnet.None
+}
+
+// bindLoop finds (or assigns) our loop state for a gnet event loop. It runs
+// once per connection open, off the hot path.
+func (s *Server) bindLoop(el gnet.EventLoop) *loop {
+	s.bindMu.Lock()
+	defer s.bindMu.Unlock()
+	if l, ok := s.bound[el]; ok {
+		return l
+	}
+	l := s.loops[len(s.bound)%len(s.loops)]
+	if len(s.bound) < len(s.loops) {
+		l.bind(el)
+	}
+	s.bound[el] = l
+	return l
+}
+
+// OnOpen sets up a connection in the HTTP state.
+func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	l := s.bindLoop(gc.EventLoop())
+	now := time.Now()
+	c := &conn{
+		gc:       gc,
+		ls:       l,
+		srv:      s,
+		remote:   gc.RemoteAddr().String(),
+		since:    now,
+		deadline: now.Add(s.cfg.HandshakeTimeout).UnixNano(),
+		lastRead: now.UnixNano(),
+	}
+	gc.SetContext(c)
+	l.conns[c] = struct{}{}
+	l.stats.Conns.Add(1)
+	s.allConns.Add(1)
+	return nil, gnet.None
+}
+
+// OnClose gives back whatever the connection held.
+func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok || c.closed {
+		return gnet.None
+	}
+	c.closed = true
+	c.dropOut()
+	delete(c.ls.conns, c)
+	c.ls.stats.Conns.Add(-1)
+	s.allConns.Add(-1)
+	if c.counted {
+		s.wsConns.Add(-1)
+	}
+	c.cleanup()
+	return gnet.None
+}
+
+// OnTraffic dispatches by connection state.
+func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok || c.closed {
+		return gnet.Close
+	}
+	c.lastRead = time.Now().UnixNano()
+	if c.closing {
+		_, _ = gc.Discard(-1)
+		return gnet.None
+	}
+	switch c.state {
+	case stHTTP:
+		c.onHTTP()
+	case stUpgrading:
+		// Frames that follow the handshake wait in gnet's buffer until the
+		// nickname is claimed; bound how much a client may push meanwhile.
+		if gc.InboundBuffered() > 2*s.cfg.MaxFrameBytes {
+			c.drop()
+		}
+	case stWS:
+		c.onWS()
+	}
+	return gnet.None
+}
+
+// Drain stops accepting WebSocket upgrades, flushes what every connection has
+// pending, closes each with 1012 and waits until they are gone or ctx ends.
+func (s *Server) Drain(ctx context.Context) error {
+	s.draining.Store(true)
+	for _, l := range s.loops {
+		l.run(func() { l.drain() })
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.wsConns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain: %d connections still open: %w", s.wsConns.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Stop closes every connection and stops the event loops, the sweeper and
+// the HTTP handlers' goroutines (waiting for them until ctx ends).
+func (s *Server) Stop(ctx context.Context) error {
+	close(s.sweepStop)
+	<-s.sweepDone
+	err := s.eng.Stop(ctx)
+	select {
+	case rerr := <-s.runErr:
+		if err == nil {
+			err = rerr
+		}
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	done := make(chan struct{})
+	go func() { s.httpWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = fmt.Errorf("http handlers still running: %w", ctx.Err())
+		}
+	}
+	return err
+}
+
+// LoopStats returns each event loop's counters.
+func (s *Server) LoopStats() []*LoopStats {
+	out := make([]*LoopStats, len(s.loops))
+	for i, l := range s.loops {
+		out[i] = &l.stats
+	}
+	return out
+}
+
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+
+var _ = command.GlobalRoom
