@@ -11,8 +11,8 @@ import (
 type collector struct {
 	s *Server
 
-	conns, rooms, members, nicks, inbox, inboxHigh                           *prometheus.Desc
-	messagesIn, deliveries, bytesQueued, shardCmds, shardErrors, shardBusy   *prometheus.Desc
+	conns, rooms, members, nicks, inbox, inboxHigh                            *prometheus.Desc
+	messagesIn, deliveries, bytesQueued, shardCmds, shardErrors, shardBusy    *prometheus.Desc
 	writes, frames, bytesOut, slowCloses, rateCloses, rateLimited, protoClose *prometheus.Desc
 	pingCloses, upgrades, rejected, httpReqs, draining                        *prometheus.Desc
 }
