@@ -38,7 +38,10 @@ func (c *conn) onWS() {
 		_, _ = c.gc.Discard(-1)
 		return
 	}
-	_, _ = c.gc.Discard(used)
+	if used > 0 {
+		// Never Discard(0): gnet treats n <= 0 as "everything".
+		_, _ = c.gc.Discard(used)
+	}
 }
 
 func (c *conn) protocolClose(code int, reason string) {

@@ -54,7 +54,15 @@ func DialToken(addr, token string) (*Client, error) {
 
 // DialProtocols upgrades target (path and query) offering protocols.
 func DialProtocols(addr, target string, protocols []string) (*Client, error) {
+	return DialHeader(addr, target, protocols, nil)
+}
+
+// DialHeader is DialProtocols with extra request headers.
+func DialHeader(addr, target string, protocols []string, header http.Header) (*Client, error) {
 	d := ws.Dialer{Protocols: protocols, Timeout: 5 * time.Second}
+	if header != nil {
+		d.Header = ws.HandshakeHeaderHTTP(header)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, br, hs, err := d.Dial(ctx, "ws://"+addr+target)
