@@ -99,8 +99,10 @@ func (s *Shard) leave(p fanout.Peer, a *args) {
 		info = m.Member
 		s.remove(m)
 	}
-	next := s.g.shards[a.next]
-	next.in.put(op{kind: opJoin, peer: p, x: &args{room: a.room, info: info, pinned: true}})
+	// Forwarded only after this pass's frames (the `left` events) are
+	// handed to the loops, so the mover and everyone else see `left`
+	// before `joined`.
+	s.forward(a.next, op{kind: opJoin, peer: p, x: &args{room: a.room, info: info, pinned: true}})
 }
 
 // remove takes m out of its room, tells the room (and m itself) and deletes

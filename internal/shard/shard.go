@@ -98,8 +98,28 @@ type Shard struct {
 	nicks   map[string]*nickEntry
 	revoked map[string]time.Time // token id → expiry
 
-	scratch []byte
-	names   []string
+	names []string
+	fwd   []forward // ops for other shards, sent after the batch flush
+}
+
+type forward struct {
+	to int
+	o  op
+}
+
+// forward queues o for shard to, to be sent once this pass's frames have
+// been pushed to the loops: anything the target produces then comes after
+// them.
+func (s *Shard) forward(to int, o op) { s.fwd = append(s.fwd, forward{to, o}) }
+
+// flush pushes the pass's deliveries, then the forwarded ops.
+func (s *Shard) flush() {
+	s.batch.Flush()
+	for i, f := range s.fwd {
+		s.g.shards[f.to].in.put(f.o)
+		s.fwd[i] = forward{}
+	}
+	s.fwd = s.fwd[:0]
 }
 
 func newShard(g *Group, idx int) *Shard {
@@ -139,7 +159,7 @@ func (s *Shard) run(ctx context.Context) {
 		case <-s.in.wake:
 		case <-tick.C:
 			s.sweep(s.g.opts.Now())
-			s.batch.Flush()
+			s.flush()
 			continue
 		}
 		for {
@@ -152,10 +172,10 @@ func (s *Shard) run(ctx context.Context) {
 			for i := range q {
 				s.handle(&q[i])
 				if s.batch.Len() >= maxPassDeliveries {
-					s.batch.Flush()
+					s.flush()
 				}
 			}
-			s.batch.Flush()
+			s.flush()
 			clear(q)
 			spare = q[:0]
 		}

@@ -113,13 +113,6 @@ func (c *conn) Flush() {
 		return
 	}
 	st := &c.ls.stats
-	buffered := c.gc.OutboundBuffered()
-	if buffered+c.outBytes > c.srv.cfg.MaxBacklogBytes {
-		c.dropOut()
-		st.SlowCloses.Add(1)
-		c.closeWith(command.CloseSlowConsumer, "slow consumer")
-		return
-	}
 	frames, bytes := len(c.out), c.outBytes
 	if frames == 1 {
 		_, _ = c.gc.Write(c.out[0])
@@ -135,7 +128,19 @@ func (c *conn) Flush() {
 	st.BytesOut.Add(uint64(bytes))
 	c.dropOut()
 	if !c.closed {
-		c.backlog.Store(int64(c.gc.OutboundBuffered()))
+		c.checkBacklog()
+	}
+}
+
+// checkBacklog closes the connection with 4008 when what the kernel would
+// not take is over the limit. It is checked after the write, so a large batch
+// to a fast reader is fine; only bytes the peer is not reading count.
+func (c *conn) checkBacklog() {
+	b := c.gc.OutboundBuffered()
+	c.backlog.Store(int64(b))
+	if b > c.srv.cfg.MaxBacklogBytes {
+		c.ls.stats.SlowCloses.Add(1)
+		c.closeWith(command.CloseSlowConsumer, "slow consumer")
 	}
 }
 
@@ -155,15 +160,13 @@ func (c *conn) writeNow(frame []byte) {
 	if c.closed || c.closing {
 		return
 	}
-	if c.gc.OutboundBuffered()+len(frame) > c.srv.cfg.MaxBacklogBytes {
-		c.ls.stats.SlowCloses.Add(1)
-		c.closeWith(command.CloseSlowConsumer, "slow consumer")
-		return
-	}
 	_, _ = c.gc.Write(frame)
 	c.ls.stats.Writes.Add(1)
 	c.ls.stats.Frames.Add(1)
 	c.ls.stats.BytesOut.Add(uint64(len(frame)))
+	if !c.closed {
+		c.checkBacklog()
+	}
 }
 
 // closeWith flushes what is pending, sends a close frame and closes the

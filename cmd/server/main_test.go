@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ics-chat/ics/internal/wstest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+// TestSIGTERMDrains runs the real command, sends the process SIGTERM and
+// checks every client gets close 1012 and the command exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"-http", "127.0.0.1:0", "-admin", "", "-jwt-key", "k", "-drain-timeout", "5s"}, pw, io.Discard)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var addr string
+	for sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "ICS chat server listening on "); ok {
+			addr = a
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if addr == "" {
+		t.Fatal("server did not print its address")
+	}
+	var clients []*wstest.Client
+	for _, n := range []string{"sig1", "sig2", "sig3"} {
+		clients = append(clients, wstest.Dial(t, addr, n))
+	}
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		if code, _ := c.ExpectClose(t, 5*time.Second); code != 1012 {
+			t.Fatalf("%s closed with %d, want 1012", c.Nick, code)
+		}
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit code %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not exit after SIGTERM")
+	}
+}
+
+func TestHelpExplainsFlags(t *testing.T) {
+	var out strings.Builder
+	if code := run([]string{"-h"}, io.Discard, &out); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, f := range []string{"-http", "-admin", "-shards", "-jwt-key", "-token-ttl", "-max-frame", "-max-backlog", "-drain-timeout", "ICS_"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("-h output lacks %q", f)
+		}
+	}
+}
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	t.Setenv("ICS_SHARDS", "0")
+	var out strings.Builder
+	if code := run([]string{"-admin", ""}, io.Discard, &out); code != 2 {
+		t.Fatalf("exit %d with ICS_SHARDS=0, want 2 (%s)", code, out.String())
+	}
+	if !strings.Contains(out.String(), "-shards must be > 0") {
+		t.Fatalf("error does not name the setting: %s", out.String())
+	}
+}
