@@ -54,6 +54,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			log.Error("pprof", "err", err)
+			return 1
+		}
+		defer stopPprof()
+	}
 	fmt.Fprintf(stdout, "ICS chat server listening on %s\n  browser client: http://%s/\n  admin API (gRPC): %s\n",
 		srv.Addr(), displayAddr(srv.Addr()), adminDisplay(cfg.AdminAddr))
 	<-ctx.Done()

@@ -73,8 +73,9 @@ type Config struct {
 	AuthRate         float64       // POST /auth per second per client IP
 	AuthBurst        int           //
 
-	LogJSON  bool
-	LogLevel string
+	LogJSON   bool
+	LogLevel  string
+	PprofAddr string // net/http/pprof listen address ("" disables it)
 }
 
 // Default returns the documented defaults.
@@ -176,6 +177,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")
 	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client IP (429 past it)")
 	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client IP")
+	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "listen address for net/http/pprof profiles, e.g. 127.0.0.1:6060 (empty disables it)")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
 }
