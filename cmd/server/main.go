@@ -48,12 +48,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := srv.Start(ctx); err != nil {
-		log.Error("start", "err", err)
-		return 1
-	}
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
@@ -61,6 +55,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer stopPprof()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.Start(ctx); err != nil {
+		log.Error("start", "err", err)
+		return 1
 	}
 	fmt.Fprintf(stdout, "ICS chat server listening on %s\n  browser client: http://%s/\n  admin API (gRPC): %s\n",
 		srv.Addr(), displayAddr(srv.Addr()), adminDisplay(cfg.AdminAddr))

@@ -102,6 +102,10 @@ func (c *conn) Enqueue(frame []byte) bool {
 // maxIovec is IOV_MAX on Linux: writev fails with more.
 const maxIovec = 1024
 
+// maxCoalesce is the largest batch copied into one buffer for a single
+// write; larger batches go out with writev.
+const maxCoalesce = 64 << 10
+
 // Flush implements fanout.Peer: one write call for everything pending (more
 // only past IOV_MAX frames).
 func (c *conn) Flush() {
@@ -114,10 +118,22 @@ func (c *conn) Flush() {
 	}
 	st := &c.ls.stats
 	frames, bytes := len(c.out), c.outBytes
-	if frames == 1 {
+	switch {
+	case frames == 1:
 		_, _ = c.gc.Write(c.out[0])
 		st.Writes.Add(1)
-	} else {
+	case bytes <= maxCoalesce:
+		// Copying small frames into one buffer is cheaper than building
+		// an iovec per frame; gnet copies whatever the kernel does not
+		// take, so the loop's scratch buffer is free again right after.
+		buf := c.ls.wbuf[:0]
+		for _, f := range c.out {
+			buf = append(buf, f...)
+		}
+		c.ls.wbuf = buf[:0]
+		_, _ = c.gc.Write(buf)
+		st.Writes.Add(1)
+	default:
 		for i := 0; i < len(c.out) && !c.closed; i += maxIovec {
 			j := min(i+maxIovec, len(c.out))
 			_, _ = c.gc.Writev(c.out[i:j])

@@ -44,6 +44,7 @@ type loop struct {
 	conns map[*conn]struct{}
 	dec   command.Decoder
 	buf   []byte // scratch for frames encoded on the loop
+	wbuf  []byte // scratch for coalescing one connection's frames into one write
 
 	// Handshake scratch, filled by the upgrader's hooks during one Upgrade.
 	up     ws.Upgrader
