@@ -2,7 +2,7 @@
 // Delivery per recipient to a per-event-loop Batch; at the end of its batch it
 // hands each loop its deliveries with one Loop.Push. A Loop keeps at most one
 // task pending on its event loop; that task groups the queued frames by peer
-// and asks each dirty peer to flush once: one write per connection per batch,
+// and asks each dirty peer to write them at once: one write per connection per batch,
 // not one per frame.
 //
 // Frames are shared, never copied: every recipient of a broadcast holds the

@@ -11,15 +11,24 @@ import (
 type Peer interface {
 	// Loop is the loop that owns the peer. It never changes.
 	Loop() *Loop
-	// Enqueue adds a frame to the peer's pending output. It reports whether
-	// the peer was clean before, so the loop can remember to flush it.
-	Enqueue(frame []byte) (becameDirty bool)
-	// Flush writes the pending output (one write call).
-	Flush()
+	// Slot is the loop's bookkeeping space inside the peer, so grouping
+	// frames by peer needs no map and no per-peer buffer.
+	Slot() *Slot
+	// Write sends frames (in order) with one write call. frames is only
+	// valid during the call.
+	Write(frames [][]byte)
 	// Control handles an out-of-band event from a shard (a reply to an
-	// asynchronous request, a close order...). Frames enqueued before it are
-	// flushed first by the implementation, so order is kept.
+	// asynchronous request, a close order...). Frames queued before it have
+	// been written already, so order is kept.
 	Control(c any)
+}
+
+// Slot is the per-peer state a Loop uses while it runs one task: the peer's
+// frames form a linked list through the task's queue.
+type Slot struct {
+	head, tail int32
+	listed     bool // in the task's dirty list
+	pending    bool // the list is non-empty
 }
 
 // Delivery is one frame (or one control event) for one peer.
@@ -45,9 +54,11 @@ type Loop struct {
 	scheduled bool
 
 	// Loop-only state (touched only inside run, on the event loop).
-	spare []Delivery
-	dirty []Peer
-	runFn func()
+	spare  []Delivery
+	dirty  []Peer
+	next   []int32  // per-task linked lists of each peer's frames
+	frames [][]byte // one peer's frames for one write
+	runFn  func()
 
 	// Counters, written on the loop, read anywhere.
 	Tasks      atomic.Uint64 // loop tasks run
@@ -140,26 +151,71 @@ func (l *Loop) run() {
 	l.scheduled = false
 	l.mu.Unlock()
 
+	if cap(l.next) < len(q) {
+		l.next = make([]int32, len(q), cap(q))
+	}
+	next := l.next[:len(q)]
 	dirty := l.dirty[:0]
 	for i := range q {
 		d := &q[i]
+		s := d.To.Slot()
 		if d.Ctl != nil {
+			if s.pending {
+				l.write(q, next, d.To, s)
+			}
 			d.To.Control(d.Ctl)
 			continue
 		}
-		if d.To.Enqueue(d.Frame) {
+		next[i] = -1
+		if s.pending {
+			next[s.tail] = int32(i)
+		} else {
+			s.head, s.pending = int32(i), true
+		}
+		s.tail = int32(i)
+		if !s.listed {
+			s.listed = true
 			dirty = append(dirty, d.To)
 		}
 	}
 	for _, p := range dirty {
-		p.Flush()
+		s := p.Slot()
+		if s.pending {
+			l.write(q, next, p, s)
+		}
+		s.listed = false
 	}
 	l.Tasks.Add(1)
 	l.Deliveries.Add(uint64(len(q)))
 	clear(dirty)
-	l.dirty = dirty[:0]
+	l.dirty = shrink(dirty)
+	l.next = shrink(next)
 	clear(q) // drop frame references so they can be collected
-	l.spare = q[:0]
+	l.spare = shrink(q)
+}
+
+// write hands p the frames listed in its slot and empties the list.
+func (l *Loop) write(q []Delivery, next []int32, p Peer, s *Slot) {
+	frames := l.frames[:0]
+	for i := s.head; i >= 0; i = next[i] {
+		frames = append(frames, q[i].Frame)
+		if i == s.tail {
+			break
+		}
+	}
+	s.pending = false
+	p.Write(frames)
+	clear(frames)
+	l.frames = shrink(frames)
+}
+
+// shrink keeps a reusable slice unless one burst made it much larger than
+// usual: retained capacity is memory every idle server pays for.
+func shrink[T any](s []T) []T {
+	if cap(s) > 4096 && len(s) < cap(s)/4 {
+		return nil
+	}
+	return s[:0]
 }
 
 // Batch collects one shard's deliveries for every loop during one pass over
@@ -206,7 +262,7 @@ func (b *Batch) Flush() {
 		}
 		b.loops[i].Push(ds)
 		clear(ds)
-		b.per[i] = ds[:0]
+		b.per[i] = shrink(ds)
 	}
 	b.n = 0
 }

@@ -121,9 +121,6 @@ func (c *conn) cleanup() {
 
 // Control implements fanout.Peer: replies from shards, in order with frames.
 func (c *conn) Control(ctl any) {
-	if !c.closed {
-		c.Flush()
-	}
 	g := c.srv.shards
 	switch v := ctl.(type) {
 	case shard.ClaimResult:

@@ -79,9 +79,8 @@ type conn struct {
 	rejects     int
 	rejectStart int64
 
-	out      [][]byte
-	outBytes int
-	backlog  atomic.Int64
+	slot    fanout.Slot
+	backlog atomic.Int64
 }
 
 var _ fanout.Peer = (*conn)(nil)
@@ -89,15 +88,8 @@ var _ fanout.Peer = (*conn)(nil)
 // Loop implements fanout.Peer.
 func (c *conn) Loop() *fanout.Loop { return c.ls.fan }
 
-// Enqueue implements fanout.Peer.
-func (c *conn) Enqueue(frame []byte) bool {
-	if c.closed || c.closing {
-		return false
-	}
-	c.out = append(c.out, frame)
-	c.outBytes += len(frame)
-	return len(c.out) == 1
-}
+// Slot implements fanout.Peer.
+func (c *conn) Slot() *fanout.Slot { return &c.slot }
 
 // maxIovec is IOV_MAX on Linux: writev fails with more.
 const maxIovec = 1024
@@ -106,43 +98,41 @@ const maxIovec = 1024
 // write; larger batches go out with writev.
 const maxCoalesce = 64 << 10
 
-// Flush implements fanout.Peer: one write call for everything pending (more
-// only past IOV_MAX frames).
-func (c *conn) Flush() {
-	if len(c.out) == 0 {
-		return
-	}
-	if c.closed || c.closing {
-		c.dropOut()
+// Write implements fanout.Peer: everything the batch had for this
+// connection, with one write call (more only past IOV_MAX frames).
+func (c *conn) Write(frames [][]byte) {
+	if c.closed || c.closing || len(frames) == 0 {
 		return
 	}
 	st := &c.ls.stats
-	frames, bytes := len(c.out), c.outBytes
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
 	switch {
-	case frames == 1:
-		_, _ = c.gc.Write(c.out[0])
+	case len(frames) == 1:
+		_, _ = c.gc.Write(frames[0])
 		st.Writes.Add(1)
-	case bytes <= maxCoalesce:
+	case n <= maxCoalesce:
 		// Copying small frames into one buffer is cheaper than building
 		// an iovec per frame; gnet copies whatever the kernel does not
 		// take, so the loop's scratch buffer is free again right after.
 		buf := c.ls.wbuf[:0]
-		for _, f := range c.out {
+		for _, f := range frames {
 			buf = append(buf, f...)
 		}
 		c.ls.wbuf = buf[:0]
 		_, _ = c.gc.Write(buf)
 		st.Writes.Add(1)
 	default:
-		for i := 0; i < len(c.out) && !c.closed; i += maxIovec {
-			j := min(i+maxIovec, len(c.out))
-			_, _ = c.gc.Writev(c.out[i:j])
+		for i := 0; i < len(frames) && !c.closed; i += maxIovec {
+			j := min(i+maxIovec, len(frames))
+			_, _ = c.gc.Writev(frames[i:j])
 			st.Writes.Add(1)
 		}
 	}
-	st.Frames.Add(uint64(frames))
-	st.BytesOut.Add(uint64(bytes))
-	c.dropOut()
+	st.Frames.Add(uint64(len(frames)))
+	st.BytesOut.Add(uint64(n))
 	if !c.closed {
 		c.checkBacklog()
 	}
@@ -160,19 +150,8 @@ func (c *conn) checkBacklog() {
 	}
 }
 
-func (c *conn) dropOut() {
-	clear(c.out)
-	c.out = c.out[:0]
-	c.outBytes = 0
-}
-
-// writeNow writes one frame produced on the loop itself (pong, error reply),
-// after anything already pending so order is kept.
+// writeNow writes one frame produced on the loop itself (pong, error reply).
 func (c *conn) writeNow(frame []byte) {
-	if c.closed || c.closing {
-		return
-	}
-	c.Flush()
 	if c.closed || c.closing {
 		return
 	}
@@ -190,12 +169,6 @@ func (c *conn) writeNow(frame []byte) {
 func (c *conn) closeWith(code int, reason string) {
 	if c.closed || c.closing {
 		return
-	}
-	if len(c.out) > 0 && code != command.CloseSlowConsumer {
-		c.Flush()
-		if c.closed || c.closing {
-			return
-		}
 	}
 	c.closing = true
 	if c.state == stWS {

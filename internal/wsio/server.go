@@ -194,7 +194,6 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	c.closed = true
-	c.dropOut()
 	delete(c.ls.conns, c)
 	c.ls.stats.Conns.Add(-1)
 	s.allConns.Add(-1)
