@@ -37,6 +37,10 @@ const (
 	// from one loopback address.
 	DefaultAuthRate  = 2000
 	DefaultAuthBurst = 4000
+	// DefaultPresenceMax is the room size above which joined/left events go
+	// only to the member concerned: announcing every arrival to N members
+	// costs N deliveries, so presence in huge rooms would grow as N².
+	DefaultPresenceMax = 1000
 	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
 	DefaultMaxHTTPInFlight = 512
 )
@@ -68,6 +72,7 @@ type Config struct {
 	DrainTimeout     time.Duration // bound on graceful shutdown
 	MaxConns         int           // 0 = unlimited; past it /ws answers 503
 	ShardInbox       int           // per-shard queued client operations before server_busy
+	PresenceMax      int           // rooms larger than this announce joined/left only to the member concerned
 	MaxHTTPBody      int           // plain HTTP request body limit
 	MaxHTTPInFlight  int           // concurrent plain HTTP handlers
 	AuthRate         float64       // POST /auth per second per client IP
@@ -100,6 +105,7 @@ func Default() Config {
 		PongTimeout:      DefaultPongTimeout,
 		DrainTimeout:     DefaultDrainTimeout,
 		ShardInbox:       DefaultShardInbox,
+		PresenceMax:      DefaultPresenceMax,
 		MaxHTTPBody:      DefaultMaxHTTPBody,
 		MaxHTTPInFlight:  DefaultMaxHTTPInFlight,
 		AuthRate:         DefaultAuthRate,
@@ -133,6 +139,7 @@ func (c *Config) Validate() error {
 	check(c.PongTimeout > 0, "-pong-timeout must be > 0, got %s", c.PongTimeout)
 	check(c.DrainTimeout > 0, "-drain-timeout must be > 0, got %s", c.DrainTimeout)
 	check(c.MaxConns >= 0, "-max-conns must be >= 0, got %d", c.MaxConns)
+	check(c.PresenceMax >= 0, "-presence-max must be >= 0, got %d", c.PresenceMax)
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
 	check(c.MaxHTTPInFlight > 0, "-http-inflight must be > 0, got %d", c.MaxHTTPInFlight)
 	check(c.AuthRate > 0 && c.AuthBurst > 0, "-auth-rate and -auth-burst must be > 0, got %v/%d", c.AuthRate, c.AuthBurst)
@@ -173,6 +180,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "bound on graceful shutdown (SIGINT/SIGTERM)")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "WebSocket connections accepted before /ws answers 503 (0 = unlimited)")
 	fs.IntVar(&c.ShardInbox, "shard-inbox", c.ShardInbox, "queued client operations per shard before commands get server_busy")
+	fs.IntVar(&c.PresenceMax, "presence-max", c.PresenceMax, "rooms with more members than this announce joined/left only to the member concerned (0 = always announce)")
 	fs.IntVar(&c.MaxHTTPBody, "max-http-body", c.MaxHTTPBody, "largest plain HTTP request body in bytes")
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")
 	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client IP (429 past it)")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/wstest"
 )
 
@@ -246,4 +247,22 @@ func TestReconnectAndTakeover(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestPresenceLimitInBigRooms(t *testing.T) {
+	srv := start(t, func(c *config.Config) { c.PresenceMax = 2 })
+	addr := srv.Addr().String()
+	a := wstest.Dial(t, addr, "pa")
+	b := wstest.Dial(t, addr, "pb")
+	a.Expect(t, "joined")           // room of 2: announced
+	c := wstest.Dial(t, addr, "pc") // room of 3 > 2: only pc hears its own joined
+	if err := c.Send("message", map[string]any{"body": "hello"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range []*wstest.Client{a, b} {
+		if f := cl.Expect(t, "message"); f.Str("from") != "pc" {
+			t.Fatalf("%s got %v, want pc's message and no joined event", cl.Nick, f)
+		}
+	}
+	c.Expect(t, "message")
 }

@@ -64,7 +64,13 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	r.members = append(r.members, m)
 	s.members[p] = m
 	s.stats.Members.Add(1)
-	s.fanout(r, command.AppendMembership(nil, "joined", r.name, m.Nick))
+	f := command.AppendMembership(nil, "joined", r.name, m.Nick)
+	if s.presence(r) {
+		s.fanout(r, f)
+	} else {
+		s.batch.AddAt(m.loop, m.peer, f)
+		s.stats.Deliveries.Add(1)
+	}
 	s.batch.Control(p, Joined{Room: r.name, Shard: s.idx})
 	if r.deleting {
 		s.batch.Control(p, MoveOrder{Room: command.GlobalRoom})
@@ -117,10 +123,19 @@ func (s *Shard) remove(m *member) {
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
 	f := command.AppendMembership(nil, "left", r.name, m.Nick)
-	s.fanout(r, f)
+	if s.presence(r) {
+		s.fanout(r, f)
+	}
 	s.batch.AddAt(m.loop, m.peer, f)
 	s.stats.Deliveries.Add(1)
 	s.maybeDelete(r)
+}
+
+// presence reports whether r is small enough to announce joins and leaves
+// to every member.
+func (s *Shard) presence(r *room) bool {
+	max := s.g.opts.PresenceMax
+	return max <= 0 || len(r.members) <= max
 }
 
 func (s *Shard) maybeDelete(r *room) {

@@ -13,6 +13,9 @@ import (
 type Options struct {
 	// InboxLimit is how many client ops a shard queues before TrySend fails.
 	InboxLimit int
+	// PresenceMax: rooms with more members announce joined/left only to
+	// the member concerned (0 = always announce to the whole room).
+	PresenceMax int
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 }
