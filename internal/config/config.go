@@ -40,7 +40,7 @@ const (
 	// DefaultPresenceMax is the room size above which joined/left events go
 	// only to the member concerned: announcing every arrival to N members
 	// costs N deliveries, so presence in huge rooms would grow as N².
-	DefaultPresenceMax = 1000
+	DefaultPresenceMax = 100
 	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
 	DefaultMaxHTTPInFlight = 512
 )

@@ -27,7 +27,7 @@ func (c *conn) command(p []byte) {
 		f := command.AppendMessage(l.buf, c.nick, c.room, cmd.Arg, time.Now().UnixMilli())
 		l.buf = f[:0:cap(f)]
 		frame := bytes.Clone(f)
-		if !g.Shard(c.roomShard).Publish(c, frame) {
+		if !g.Shard(int(c.roomShard)).Publish(c, frame) {
 			c.sendError(command.ErrServerBusy, "server busy: message not sent, retry", cmd.ID)
 		}
 	case command.TypeSetNick:
@@ -35,7 +35,7 @@ func (c *conn) command(p []byte) {
 	case command.TypeSwitchRoom, command.TypeCreateRoom:
 		c.switchRoom(string(cmd.Arg), cmd.Type == command.TypeCreateRoom, cmd.ID)
 	case command.TypeListUsers:
-		if !g.Shard(c.roomShard).ListUsers(c, clone(cmd.ID)) {
+		if !g.Shard(int(c.roomShard)).ListUsers(c, clone(cmd.ID)) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:
@@ -67,8 +67,9 @@ func (c *conn) switchRoom(name string, create bool, id []byte) {
 	}
 	g := c.srv.shards
 	t := g.RoomShard(name)
-	c.pend, c.pendRoom, c.pendShard, c.pendID = pendPrepare, name, t, clone(id)
-	if !g.Shard(t).Prepare(c, name, create, c.pendID) {
+	x := c.ext()
+	c.pend, x.pendRoom, x.pendShard, x.pendID = pendPrepare, name, t, clone(id)
+	if !g.Shard(t).Prepare(c, name, create, x.pendID) {
 		c.pend = pendNone
 		c.sendError(command.ErrServerBusy, "server busy, retry", id)
 	}
@@ -89,8 +90,9 @@ func (c *conn) setNick(name string, id []byte) {
 		return
 	}
 	g := c.srv.shards
-	c.pend, c.pendNick, c.pendTok, c.pendID = pendNick, name, token, clone(id)
-	c.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
+	x := c.ext()
+	c.pend, x.pendNick, x.pendTok, x.pendID = pendNick, name, token, clone(id)
+	x.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
 	g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires)
 }
 
@@ -112,7 +114,7 @@ func (c *conn) cleanup() {
 	c.cleaned = true
 	g := c.srv.shards
 	if c.joined {
-		g.Shard(c.roomShard).Disconnect(c)
+		g.Shard(int(c.roomShard)).Disconnect(c)
 	}
 	if c.nick != "" && c.state == stWS {
 		g.Shard(g.NickShard(c.nick)).Release(c.nick, c)
@@ -129,7 +131,7 @@ func (c *conn) Control(ctl any) {
 	case shard.PrepareResult:
 		if c.closed || c.cleaned {
 			if v.OK {
-				g.Shard(c.pendShard).Unpin(v.Room)
+				g.Shard(g.RoomShard(v.Room)).Unpin(v.Room)
 			}
 			return
 		}
@@ -139,14 +141,14 @@ func (c *conn) Control(ctl any) {
 			break
 		}
 		c.pend = pendJoin
-		g.Shard(c.roomShard).Leave(c, v.Room, c.pendShard, c.member())
+		g.Shard(int(c.roomShard)).Leave(c, v.Room, g.RoomShard(v.Room), c.member())
 		return
 	case shard.Joined:
 		if c.closed || c.cleaned {
 			g.Shard(v.Shard).Disconnect(c)
 			return
 		}
-		c.room, c.roomShard, c.joined = v.Room, v.Shard, true
+		c.room, c.roomShard, c.joined = v.Room, int32(v.Shard), true
 		c.pend = pendNone
 	case shard.NickResult:
 		if c.closed || c.cleaned {
@@ -156,16 +158,17 @@ func (c *conn) Control(ctl any) {
 			return
 		}
 		c.pend = pendNone
+		x := c.ext()
 		if !v.OK {
-			c.sendError(v.Code, v.Msg, c.pendID)
+			c.sendError(v.Code, v.Msg, x.pendID)
 			break
 		}
 		old := c.nick
 		g.Shard(g.NickShard(old)).Release(old, c)
 		c.nick = v.Nick
-		c.tokens = append(c.tokens, c.pendToken)
-		g.Shard(c.roomShard).Rename(c, old, v.Nick, c.pendTok, c.pendID)
-		c.pendTok = ""
+		c.tokens = append(c.tokens, x.pendToken)
+		g.Shard(int(c.roomShard)).Rename(c, old, v.Nick, x.pendTok, x.pendID)
+		x.pendTok, x.pendID = "", nil
 	case shard.CloseOrder:
 		if c.closed {
 			return
@@ -177,7 +180,8 @@ func (c *conn) Control(ctl any) {
 			return
 		}
 		if c.pend != pendNone {
-			c.queue = append(c.queue, moveCommand(v.Room))
+			x := c.ext()
+			x.queue = append(x.queue, moveCommand(v.Room))
 			return
 		}
 		c.switchRoom(v.Room, false, nil)
@@ -194,13 +198,15 @@ func moveCommand(room string) []byte {
 // runQueue runs the commands that waited for an op to finish, until the
 // next op starts.
 func (c *conn) runQueue() {
-	for len(c.queue) > 0 && c.pend == pendNone && !c.closing && !c.closed {
-		p := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
+	for c.x != nil && len(c.x.queue) > 0 && c.pend == pendNone && !c.closing && !c.closed {
+		x := c.x
+		p := x.queue[0]
+		x.queue[0] = nil
+		x.queue = x.queue[1:]
 		c.command(p)
 	}
-	if len(c.queue) == 0 {
-		c.queue = nil
+	if c.x != nil && len(c.x.queue) == 0 {
+		c.x.queue = nil
 	}
+	c.settle()
 }

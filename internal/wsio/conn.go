@@ -34,31 +34,51 @@ type tokenRef struct {
 }
 
 // conn is one client connection. Every field is owned by its event loop,
-// except backlog, which the admin API may read.
+// except backlog, which the admin API may read. It is kept small (an idle
+// server holds one per client): state that only exists during a handshake,
+// an in-flight operation or a fragmented message lives in *extra, allocated
+// while needed.
 type conn struct {
-	gc     gnet.Conn
-	ls     *loop
-	srv    *Server
-	state  connState
-	closed bool // OnClose ran: never write again (the fd may be reused)
+	gc    gnet.Conn
+	ls    *loop
+	srv   *Server
+	x     *extra
+	nick  string
+	room  string
+	state connState
+	pend  pendKind
+	// closed: OnClose ran; never write again (the fd may be reused).
+	closed bool
 	// closing: a close frame was sent or the socket close was requested.
-	closing  bool
-	cleaned  bool // room and nickname already given back
-	counted  bool // counted in Server.wsConns
-	remote   string
-	since    time.Time
-	deadline int64 // unix nanos: end of the handshake/idle HTTP allowance
-	httpBusy bool  // a plain HTTP request is being served off-loop
+	closing   bool
+	cleaned   bool // room and nickname already given back
+	counted   bool // counted in Server.wsConns
+	httpBusy  bool // a plain HTTP request is being served off-loop
+	joined    bool // a member of room on roomShard
+	roomShard int32
+	pos       int32 // index in loop.conns
+	rejects   int32
 
+	since    int64 // unix nanos of accept
+	deadline int64 // unix nanos: end of the handshake/idle HTTP allowance
+	lastRead int64 // unix nanos of the last byte read
+	pingAt   int64 // unix nanos of the unanswered ping, 0 when none
+
+	tokensLeft  float64
+	refillAt    int64
+	rejectStart int64
+
+	tokens []tokenRef // tokens used or given, revoked on exit
+
+	slot    fanout.Slot
+	backlog atomic.Int64
+}
+
+// extra is the part of a connection's state that is only needed for a
+// while.
+type extra struct {
 	upgradeResp []byte // 101 response held until the nickname is claimed
 
-	nick      string
-	tokens    []tokenRef
-	room      string
-	roomShard int
-	joined    bool // a member of room on roomShard
-
-	pend      pendKind
 	pendRoom  string
 	pendShard int
 	pendID    []byte
@@ -67,20 +87,32 @@ type conn struct {
 	pendTok   string
 	queue     [][]byte // commands that arrived while an op was pending
 
-	fragOp byte
-	frag   []byte
 	inFrag bool
+	frag   []byte
+}
 
-	lastRead int64 // unix nanos of the last byte read
-	pingAt   int64 // unix nanos of the unanswered ping, 0 when none
+// ext returns the connection's extra state, allocating it on first use.
+func (c *conn) ext() *extra {
+	if c.x == nil {
+		c.x = &extra{}
+	}
+	return c.x
+}
 
-	tokensLeft  float64
-	refillAt    int64
-	rejects     int
-	rejectStart int64
+// settle drops the extra state once nothing in it is needed any more.
+func (c *conn) settle() {
+	x := c.x
+	if x != nil && c.pend == pendNone && len(x.queue) == 0 && !x.inFrag && x.upgradeResp == nil {
+		c.x = nil
+	}
+}
 
-	slot    fanout.Slot
-	backlog atomic.Int64
+// remote is the peer's address (from gnet, not stored per connection).
+func (c *conn) remote() string {
+	if a := c.gc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
 }
 
 var _ fanout.Peer = (*conn)(nil)

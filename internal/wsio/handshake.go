@@ -2,6 +2,7 @@ package wsio
 
 import (
 	"bytes"
+	"time"
 	"io"
 	"net/http"
 	"net/url"
@@ -158,7 +159,7 @@ func (c *conn) upgrade(head []byte) {
 		c.drop()
 		return
 	}
-	c.upgradeResp = bytes.Clone(l.hsOut.Bytes())
+	c.ext().upgradeResp = bytes.Clone(l.hsOut.Bytes())
 	c.state = stUpgrading
 	cl := l.hs.claims
 	c.nick = cl.Nickname
@@ -187,8 +188,8 @@ func (c *conn) onClaim(r shard.ClaimResult) {
 		c.drop()
 		return
 	}
-	_, _ = c.gc.Write(c.upgradeResp)
-	c.upgradeResp = nil
+	_, _ = c.gc.Write(c.x.upgradeResp)
+	c.x.upgradeResp = nil
 	c.ls.stats.Upgrades.Add(1)
 	c.state = stWS
 	c.tokensLeft = float64(c.srv.cfg.CommandBurst)
@@ -202,5 +203,5 @@ func (c *conn) onClaim(r shard.ClaimResult) {
 }
 
 func (c *conn) member() shard.Member {
-	return shard.Member{Nick: c.nick, Remote: c.remote, Since: c.since}
+	return shard.Member{Nick: c.nick, Remote: c.remote(), Since: time.Unix(0, c.since)}
 }

@@ -84,7 +84,7 @@ func (s *Server) serveHTTP(c *conn, raw []byte) {
 	if err != nil {
 		resp = httpErrorResponse(http.StatusBadRequest, "bad_request", "malformed request")
 	} else {
-		req.RemoteAddr = c.remote
+		req.RemoteAddr = c.remote()
 		w := &responseWriter{header: http.Header{}}
 		func() {
 			defer func() {

@@ -2,6 +2,7 @@ package wsio
 
 import (
 	"bytes"
+	"slices"
 	"context"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,7 @@ type loop struct {
 	el    atomic.Pointer[elBox] // set once, when the loop opens its first connection
 	stats LoopStats
 
-	conns map[*conn]struct{}
+	conns []*conn // every open socket on this loop; conn.pos is its index
 	dec   command.Decoder
 	buf   []byte // scratch for frames encoded on the loop
 	wbuf  []byte // scratch for coalescing one connection's frames into one write
@@ -55,13 +56,27 @@ type loop struct {
 }
 
 func newLoop(s *Server, idx int, fl *fanout.Loop) *loop {
-	l := &loop{idx: idx, srv: s, fan: fl, conns: map[*conn]struct{}{}}
+	l := &loop{idx: idx, srv: s, fan: fl}
 	l.initUpgrader()
 	l.sweepF = l.sweep
 	return l
 }
 
 type elBox struct{ gnet.EventLoop }
+
+func (l *loop) add(c *conn) {
+	c.pos = int32(len(l.conns))
+	l.conns = append(l.conns, c)
+}
+
+func (l *loop) remove(c *conn) {
+	last := len(l.conns) - 1
+	moved := l.conns[last]
+	l.conns[c.pos] = moved
+	moved.pos = c.pos
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+}
 
 func (l *loop) bind(el gnet.EventLoop) {
 	l.el.Store(&elBox{el})
@@ -93,7 +108,13 @@ func (l *loop) sweep() {
 	cfg := &l.srv.cfg
 	ping := int64(cfg.PingInterval)
 	pong := int64(cfg.PongTimeout)
-	for c := range l.conns {
+	// Backwards: a close during the scan swaps the last socket into the
+	// freed index, which has then been visited already.
+	for i := len(l.conns) - 1; i >= 0; i-- {
+		if i >= len(l.conns) {
+			continue
+		}
+		c := l.conns[i]
 		if c.closed || c.closing {
 			continue
 		}
@@ -119,7 +140,7 @@ func (l *loop) sweep() {
 
 func (l *loop) drain() {
 	l.fan.RunNow() // deliver what the shards already produced
-	for c := range l.conns {
+	for _, c := range slices.Clone(l.conns) {
 		switch {
 		case c.closed || c.closing:
 		case c.state == stWS:

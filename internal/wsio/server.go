@@ -175,13 +175,12 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		gc:       gc,
 		ls:       l,
 		srv:      s,
-		remote:   gc.RemoteAddr().String(),
-		since:    now,
+		since:    now.UnixNano(),
 		deadline: now.Add(s.cfg.HandshakeTimeout).UnixNano(),
 		lastRead: now.UnixNano(),
 	}
 	gc.SetContext(c)
-	l.conns[c] = struct{}{}
+	l.add(c)
 	l.stats.Conns.Add(1)
 	s.allConns.Add(1)
 	return nil, gnet.None
@@ -194,7 +193,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	c.closed = true
-	delete(c.ls.conns, c)
+	c.ls.remove(c)
 	c.ls.stats.Conns.Add(-1)
 	s.allConns.Add(-1)
 	if c.counted {

@@ -73,14 +73,14 @@ func (c *conn) onFrame(h frameHeader, p []byte) {
 		c.closeWith(code, "")
 		return
 	case opBinary:
-		if !c.inFrag {
+		if c.x == nil || !c.x.inFrag {
 			c.protocolClose(command.CloseUnsupported, "binary frames are not supported")
 			return
 		}
 		c.protocolClose(command.CloseProtocolError, "new message inside a fragmented one")
 		return
 	case opText:
-		if c.inFrag {
+		if c.x != nil && c.x.inFrag {
 			c.protocolClose(command.CloseProtocolError, "new message inside a fragmented one")
 			return
 		}
@@ -88,26 +88,26 @@ func (c *conn) onFrame(h frameHeader, p []byte) {
 			c.onMessage(p)
 			return
 		}
-		c.inFrag = true
-		c.frag = append(c.frag[:0], p...)
+		x := c.ext()
+		x.inFrag = true
+		x.frag = append(x.frag[:0], p...)
 	case opContinuation:
-		if !c.inFrag {
+		if c.x == nil || !c.x.inFrag {
 			c.protocolClose(command.CloseProtocolError, "continuation without a message")
 			return
 		}
-		if len(c.frag)+len(p) > c.srv.cfg.MaxFrameBytes {
+		x := c.x
+		if len(x.frag)+len(p) > c.srv.cfg.MaxFrameBytes {
 			c.protocolClose(command.CloseTooBig, "message too big")
 			return
 		}
-		c.frag = append(c.frag, p...)
+		x.frag = append(x.frag, p...)
 		if h.fin {
-			c.inFrag = false
-			c.onMessage(c.frag)
-			if cap(c.frag) > 4096 {
-				c.frag = nil // do not pin a large buffer on an idle connection
-			} else {
-				c.frag = c.frag[:0]
-			}
+			x.inFrag = false
+			msg := x.frag
+			x.frag = nil // do not pin the buffer on an idle connection
+			c.onMessage(msg)
+			c.settle()
 		}
 	}
 }
@@ -124,11 +124,12 @@ func (c *conn) onMessage(p []byte) {
 	}
 	c.ls.stats.Commands.Add(1)
 	if c.pend != pendNone {
-		if len(c.queue) >= maxQueued {
+		x := c.ext()
+		if len(x.queue) >= maxQueued {
 			c.sendError(command.ErrServerBusy, "too many commands in flight", nil)
 			return
 		}
-		c.queue = append(c.queue, append([]byte(nil), p...))
+		x.queue = append(x.queue, append([]byte(nil), p...))
 		return
 	}
 	c.command(p)
@@ -155,7 +156,7 @@ func (c *conn) allow() bool {
 		c.rejectStart, c.rejects = now, 0
 	}
 	c.rejects++
-	if c.rejects >= cfg.AbuseRejects {
+	if int(c.rejects) >= cfg.AbuseRejects {
 		c.ls.stats.RateCloses.Add(1)
 		c.closeWith(command.CloseRateLimited, "rate limit exceeded")
 		return false
