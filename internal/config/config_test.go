@@ -30,7 +30,9 @@ func TestFlagsEnvAndPrecedence(t *testing.T) {
 		{"env", nil, map[string]string{"ICS_SHARDS": "5", "ICS_JWT_KEY": "s3cret"}, func(c Config) bool { return c.Shards == 5 && c.JWTKey == "s3cret" }},
 		{"flag beats env", []string{"-shards", "3"}, map[string]string{"ICS_SHARDS": "5"}, func(c Config) bool { return c.Shards == 3 }},
 		{"duration and origins", []string{"-token-ttl", "1h", "-allowed-origins", "https://a, https://b"}, nil,
-			func(c Config) bool { return c.TokenTTL == time.Hour && len(c.AllowedOrigins) == 2 && c.AllowedOrigins[1] == "https://b" }},
+			func(c Config) bool {
+				return c.TokenTTL == time.Hour && len(c.AllowedOrigins) == 2 && c.AllowedOrigins[1] == "https://b"
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,11 +2,11 @@ package wsio
 
 import (
 	"bytes"
-	"time"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gobwas/ws"
 

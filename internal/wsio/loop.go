@@ -2,8 +2,8 @@ package wsio
 
 import (
 	"bytes"
-	"slices"
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
