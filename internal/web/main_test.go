@@ -30,6 +30,16 @@ const testJWTKey = "web-test-key"
 // to call twice).
 func startServer(t testing.TB, addr string) *server.Server {
 	t.Helper()
+	srv, err := runServer(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopServer(t, srv) })
+	return srv
+}
+
+// runServer starts a server on addr; the caller stops it.
+func runServer(addr string) (*server.Server, error) {
 	cfg := config.Default()
 	cfg.HTTPAddr = addr
 	cfg.AdminAddr = ""
@@ -38,7 +48,7 @@ func startServer(t testing.TB, addr string) *server.Server {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(cfg, log)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	// A port that was just freed can take a moment to bind again.
 	deadline := time.Now().Add(5 * time.Second)
@@ -49,14 +59,13 @@ func startServer(t testing.TB, addr string) *server.Server {
 		}
 		time.Sleep(50 * time.Millisecond)
 		if srv, err = server.New(cfg, log); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { stopServer(t, srv) })
-	return srv
+	return srv, nil
 }
 
 // stopServer drains (closing WebSockets with 1012) and stops srv.
