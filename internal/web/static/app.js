@@ -347,6 +347,14 @@
     }
   }
 
+  function setLoginError(message, code) {
+    el.loginError.textContent = message || '';
+    el.loginError.dataset.code = code || '';
+    el.loginError.hidden = !message;
+    if (message) el.nickInputLogin.setAttribute('aria-invalid', 'true');
+    else el.nickInputLogin.removeAttribute('aria-invalid');
+  }
+
   function showChat() {
     el.loginView.hidden = true;
     el.chatView.hidden = false;
@@ -358,12 +366,7 @@
     el.loginButton.disabled = false;
     el.ended.hidden = !ended;
     el.ended.textContent = ended || '';
-    if (message) {
-      el.loginError.textContent = message;
-      el.loginError.hidden = false;
-    } else {
-      el.loginError.hidden = true;
-    }
+    setLoginError(message, '');
     el.nickInputLogin.value = state.nick || el.nickInputLogin.value;
     el.nickInputLogin.focus();
   }
@@ -522,11 +525,10 @@
   el.loginForm.addEventListener('submit', async (e) => {
     e.preventDefault();
     const nick = el.nickInputLogin.value.trim();
-    el.loginError.hidden = true;
+    setLoginError('', '');
     el.ended.hidden = true;
     if (!NAME_RE.test(nick)) {
-      el.loginError.textContent = 'That nickname is not valid: use 2–32 letters, digits, _ or -, starting with a letter or _.';
-      el.loginError.hidden = false;
+      setLoginError('That nickname is not valid: use 2–32 letters, digits, _ or -, starting with a letter or _.', 'invalid_name');
       el.nickInputLogin.focus();
       return;
     }
@@ -537,9 +539,7 @@
       start(r.body.nickname || nick, r.body.token);
       return;
     }
-    el.loginError.textContent = authErrorText(r);
-    el.loginError.dataset.code = (r.body && r.body.code) || '';
-    el.loginError.hidden = false;
+    setLoginError(authErrorText(r), (r.body && r.body.code) || (r.network ? 'network' : ''));
     el.nickInputLogin.focus();
     el.nickInputLogin.select();
   });
