@@ -38,7 +38,11 @@ func (c *conn) onWS() {
 		_, _ = c.gc.Discard(-1)
 		return
 	}
-	_, _ = c.gc.Discard(used)
+	if used > 0 {
+		// gnet's Discard(n) with n <= 0 discards everything buffered,
+		// which would drop the start of a frame still being received.
+		_, _ = c.gc.Discard(used)
+	}
 }
 
 func (c *conn) protocolClose(code int, reason string) {
