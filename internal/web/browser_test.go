@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/ics-chat/ics/internal/wstest"
 )
@@ -366,6 +367,55 @@ func TestBrowserChat(t *testing.T) {
 	bob.do(chromedp.Click(chromedp.ID("error-dismiss")))
 	bob.wait("banner dismissed", `document.getElementById('error-banner').hidden`)
 	shoot(t, alice, bob)
+
+	t.Run("accessible names and live region", func(t *testing.T) {
+		use(t, alice, bob)
+		missing := evalJS[[]string](alice, `[...document.querySelectorAll('input, button')].filter(e => {
+			if (e.getAttribute('aria-label')) return false;
+			if (e.tagName === 'BUTTON') return !e.textContent.trim();
+			return !(e.id && document.querySelector('label[for="' + e.id + '"]'));
+		}).map(e => e.id || e.outerHTML.slice(0, 60))`)
+		if len(missing) > 0 {
+			t.Errorf("controls without an accessible name: %v", missing)
+		}
+		if got := evalJS[string](alice, `(m => m.getAttribute('role') + ' ' + m.getAttribute('aria-live'))(document.getElementById('messages'))`); got != "log polite" {
+			t.Errorf("messages list: role/aria-live %q", got)
+		}
+	})
+
+	t.Run("stream autoscrolls", func(t *testing.T) {
+		use(t, alice, bob)
+		for i := 1; i <= 12; i++ {
+			bob.send(fmt.Sprintf("line %d of a long story", i))
+		}
+		alice.waitMessage("bobby", "line 12 of a long story")
+		alice.wait("scrolled to the newest message", `(m => m.scrollHeight > m.clientHeight && m.scrollHeight - m.scrollTop - m.clientHeight < 5)(document.getElementById('messages'))`)
+	})
+
+	t.Run("phone width and keyboard", func(t *testing.T) {
+		use(t, alice, bob)
+		bob.do(chromedp.EmulateViewport(360, 720, chromedp.EmulateScale(2)))
+		defer bob.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+			return err
+		}))
+		bob.wait("no horizontal overflow", `document.documentElement.scrollWidth <= 360`)
+		if evalJS[bool](bob, `getComputedStyle(document.getElementById('sidebar')).display !== 'none'`) {
+			t.Error("sidebar visible over the conversation at phone width before it is opened")
+		}
+		// Keyboard only: focus the menu button, Enter opens the sidebar,
+		// Escape closes it again.
+		bob.do(chromedp.Focus(chromedp.ID("sidebar-toggle")), chromedp.KeyEvent(kb.Enter))
+		bob.wait("sidebar open", `getComputedStyle(document.getElementById('sidebar')).display !== 'none' &&
+			document.getElementById('sidebar-toggle').getAttribute('aria-expanded') === 'true'`)
+		bob.wait("room list in the sidebar", `!!document.querySelector('#room-list button[data-room="lobby"]')`)
+		bob.do(chromedp.KeyEvent(kb.Escape))
+		bob.wait("sidebar closed", `getComputedStyle(document.getElementById('sidebar')).display === 'none' &&
+			document.activeElement.id === 'sidebar-toggle'`)
+		bob.do(chromedp.Focus(chromedp.ID("message-input")))
+		bob.send("typed at 360px")
+		alice.waitMessage("bobby", "typed at 360px")
+	})
 
 	t.Run("text is rendered as text", func(t *testing.T) {
 		use(t, alice, bob)
