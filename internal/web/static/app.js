@@ -13,6 +13,7 @@
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 15000;
   const STORE_KEY = 'ics.session';
+  const STABLE_MS = 10000; // a connection up this long resets the backoff
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -56,6 +57,7 @@
     tokenRefused: false,// the last upgrade with the stored token failed
     takenStreak: 0,     // consecutive 409s while reconnecting
     retryTimer: 0,
+    openedAt: 0,        // when the current connection opened (ms)
     rejoin: '',         // room to go back to after a reconnect
     users: [],
     rooms: [],
@@ -446,7 +448,7 @@
       state.opened = true;
       const wasReconnect = state.everConnected;
       state.everConnected = true;
-      state.attempt = 0;
+      state.openedAt = Date.now();
       state.tokenRefused = false;
       state.takenStreak = 0;
       setStatus('connected', 'Connected');
@@ -492,9 +494,12 @@
           stop('This session was replaced by a newer connection with your nickname (another tab or device?). Sign in again to continue here.', true);
           return;
       }
+      // Only a connection that stayed up a while resets the backoff, so a
+      // server that accepts and drops at once is not hammered.
+      if (Date.now() - state.openedAt > STABLE_MS) state.attempt = 0;
       state.rejoin = state.room !== GLOBAL ? state.room : '';
       if (ev.code === 1012) addNotice('The server is restarting; reconnecting…');
-      else addNotice('Connection lost' + (ev.reason ? ' (' + ev.reason + ')' : '') + '; reconnecting…');
+      else addNotice('Connection lost (' + ev.code + (ev.reason ? ': ' + ev.reason : '') + '); reconnecting…');
       state.users = [];
       renderUsers();
       scheduleReconnect();
