@@ -229,7 +229,12 @@
       return false;
     }
     const id = 'c' + (++state.seq);
-    if (what) state.pending.set(id, what);
+    if (what) {
+      state.pending.set(id, what);
+      // Commands answered by broadcasts (no id) leave entries behind: keep
+      // only the most recent ones.
+      if (state.pending.size > 200) state.pending.delete(state.pending.keys().next().value);
+    }
     ws.send(JSON.stringify({ type, args: args || {}, id }));
     return true;
   }
@@ -300,7 +305,7 @@
           const r = state.rejoin;
           state.rejoin = '';
           if (state.rooms.includes(r) && r !== state.room) {
-            send('switchroom', { room: r }, 'switchroom');
+            send('switchroom', { room: r }, 'rejoin-switch');
           } else if (r !== state.room) {
             addNotice('Room #' + r + ' is gone after the reconnect; you are in #' + state.room + '.');
           }
@@ -453,6 +458,8 @@
       state.takenStreak = 0;
       setStatus('connected', 'Connected');
       if (wasReconnect) {
+        // A new connection always starts in global.
+        setRoom(GLOBAL);
         addNotice('Reconnected.');
         if (state.rejoin && state.rejoin !== GLOBAL) {
           send('listrooms', {}, 'rejoin');
@@ -553,7 +560,7 @@
     e.preventDefault();
     const body = el.msgInput.value;
     if (!body.trim()) return;
-    if (send('message', { body }, 'message')) el.msgInput.value = '';
+    if (send('message', { body })) el.msgInput.value = '';
   });
 
   el.createForm.addEventListener('submit', (e) => {
