@@ -103,12 +103,8 @@ func newPage(t *testing.T, browser context.Context, name string) *page {
 		t.Fatalf("%s: new tab: %v", name, err)
 	}
 	p := &page{t: t, name: name, ctx: ctx}
-	t.Cleanup(func() { p.close(cancel) })
+	t.Cleanup(cancel) // closes the tab and its browser context
 	return p
-}
-
-func (p *page) close(cancel context.CancelFunc) {
-	cancel()
 }
 
 // use makes the pages report failures to t (a subtest) until it ends.
