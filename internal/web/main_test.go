@@ -1,0 +1,86 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ics-chat/ics/internal/config"
+	"github.com/ics-chat/ics/internal/server"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's package-level worker pool (ants) keeps its purge goroutine
+		// for the life of the process; it is not ours to stop.
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+const testJWTKey = "web-test-key"
+
+// startServer runs a real server on addr ("127.0.0.1:0" for any port). It is
+// stopped when the test ends unless the caller stops it first (Stop is safe
+// to call twice).
+func startServer(t testing.TB, addr string) *server.Server {
+	t.Helper()
+	srv, err := runServer(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopServer(t, srv) })
+	return srv
+}
+
+// runServer starts a server on addr; the caller stops it.
+func runServer(addr string) (*server.Server, error) {
+	cfg := config.Default()
+	cfg.HTTPAddr = addr
+	cfg.AdminAddr = ""
+	cfg.JWTKey = testJWTKey
+	cfg.DrainTimeout = 5 * time.Second
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	// A port that was just freed can take a moment to bind again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err = srv.Start(context.Background())
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+		if srv, err = server.New(cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// stopServer drains (closing WebSockets with 1012) and stops srv.
+func stopServer(t testing.TB, srv *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !srv.Draining() {
+		if err := srv.Drain(ctx); err != nil {
+			t.Errorf("drain: %v", err)
+		}
+	}
+	if err := srv.Stop(ctx); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+}
+
+func port(srv *server.Server) int { return srv.Addr().(*net.TCPAddr).Port }
