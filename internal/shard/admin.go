@@ -324,4 +324,3 @@ func (g *Group) DeleteRoom(ctx context.Context, name string) (int, error) {
 	}
 	return n, nil
 }
-
