@@ -38,7 +38,11 @@ func (c *conn) onWS() {
 		_, _ = c.gc.Discard(-1)
 		return
 	}
-	_, _ = c.gc.Discard(used)
+	if used > 0 {
+		// gnet's Discard(0) discards everything buffered: never call it
+		// with 0, or a partly received frame is lost.
+		_, _ = c.gc.Discard(used)
+	}
 }
 
 func (c *conn) protocolClose(code int, reason string) {
