@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -63,6 +64,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	drainMu  sync.Mutex
 	drained  bool
+	watchers atomic.Int64 // WatchStats streams running
 
 	adminv1.UnimplementedAdminServiceServer
 }
@@ -193,6 +195,7 @@ func (s *Server) Stop(ctx context.Context) error {
 			<-stopped
 			err = ctx.Err()
 		}
+		_ = s.lis.Close() // when Serve never ran
 		s.wg.Wait()
 	})
 	return err

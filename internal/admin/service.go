@@ -109,6 +109,8 @@ func (s *Server) WatchStats(req *adminv1.WatchStatsRequest, stream grpc.ServerSt
 		}
 		every = max(req.GetInterval().AsDuration(), MinWatchInterval)
 	}
+	s.watchers.Add(1)
+	defer s.watchers.Add(-1)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	ctx := stream.Context()
