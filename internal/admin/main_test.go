@@ -211,5 +211,3 @@ func readyz(t *testing.T, addr string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-
-
