@@ -2,6 +2,8 @@ package admin_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -210,4 +212,53 @@ func readyz(t *testing.T, addr string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// recvMessages reads c's frames until it has n `message` frames (other
+// frames, such as late membership events, are skipped) and returns them.
+func recvMessages(t *testing.T, c *wstest.Client, n int) ([]wstest.Frame, error) {
+	var ms []wstest.Frame
+	for len(ms) < n {
+		f, err := c.Next(5 * time.Second)
+		if err != nil {
+			return ms, fmt.Errorf("%s: after %d of %d messages: %w", c.Nick, len(ms), n, err)
+		}
+		if f.Type() == "message" {
+			ms = append(ms, f)
+		}
+	}
+	// Then nothing more for a while.
+	for {
+		f, err := c.Next(100 * time.Millisecond)
+		if wstest.IsTimeout(err) {
+			return ms, nil
+		}
+		if err != nil {
+			return ms, fmt.Errorf("%s: %w", c.Nick, err)
+		}
+		if f.Type() == "message" {
+			return ms, fmt.Errorf("%s: unexpected extra message %v", c.Nick, f)
+		}
+	}
+}
+
+// recvAll runs recvMessages on every client at once; want[i] is client i's
+// count.
+func recvAll(t *testing.T, cs []*wstest.Client, want []int) [][]wstest.Frame {
+	t.Helper()
+	out := make([][]wstest.Frame, len(cs))
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = recvMessages(t, c, want[i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
