@@ -116,7 +116,9 @@ func startAdmin(ctx context.Context, srv *server.Server, cfg config.Config, log 
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := adm.Serve(ctx); err != nil {
+		// Not ctx: health must keep answering NOT_SERVING while the server
+		// drains; run stops the admin API after the drain.
+		if err := adm.Serve(context.WithoutCancel(ctx)); err != nil {
 			log.Error("admin API", "err", err)
 		}
 	}()
