@@ -15,7 +15,10 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/ics-chat/ics/internal/admin"
+	"github.com/ics-chat/ics/internal/admin/cli"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/server"
 )
@@ -25,11 +28,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "admin" {
+		return cli.Run(args[1:], os.LookupEnv, stdout, stderr)
+	}
 	cfg := config.Default()
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: server [flags]\n\nRuns the ICS chat server. Every flag can also be set with ICS_<FLAG> (e.g. ICS_JWT_KEY).\n\n")
+		fmt.Fprintf(stderr, "Usage: server [flags]\n       server admin COMMAND [flags]   (admin API client; server admin -h)\n\nRuns the ICS chat server. Every flag can also be set with ICS_<FLAG> (e.g. ICS_JWT_KEY).\n\n")
 		fs.PrintDefaults()
 	}
 	cfg.RegisterFlags(fs)
@@ -69,12 +75,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
+	// A Drain RPC ends the process like SIGTERM does (cancel).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	adm, admDone, err := startAdmin(ctx, srv, cfg, log, cancel)
+	if err != nil {
+		log.Error("admin API", "err", err)
+		_ = srv.Shutdown(context.Background())
+		return 2
+	}
 	fmt.Fprintf(stdout, "ICS chat server listening on %s\n  browser client: http://%s/\n  admin API (gRPC): %s\n",
-		srv.Addr(), displayAddr(srv.Addr()), adminDisplay(cfg.AdminAddr))
+		srv.Addr(), displayAddr(srv.Addr()), adminDisplay(adm))
 	<-ctx.Done()
 	stop()
 	log.Info("shutting down: draining connections", "timeout", cfg.DrainTimeout)
-	if err := srv.Shutdown(context.Background()); err != nil {
+	err = srv.Shutdown(context.Background())
+	if adm != nil {
+		actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = adm.Stop(actx)
+		acancel()
+		<-admDone
+	}
+	if err != nil {
 		log.Warn("shutdown", "err", err)
 		return 1
 	}
@@ -94,11 +116,35 @@ func displayAddr(a net.Addr) string {
 	return ta.String()
 }
 
-func adminDisplay(a string) string {
-	if a == "" {
+// startAdmin serves the gRPC admin API when cfg.AdminAddr is set; onDrain
+// is called after a Drain RPC has drained. done is closed when it stops.
+func startAdmin(ctx context.Context, srv *server.Server, cfg config.Config, log *slog.Logger, onDrain func()) (*admin.Server, <-chan struct{}, error) {
+	if cfg.AdminAddr == "" {
+		return nil, nil, nil
+	}
+	acfg := admin.ConfigFrom(cfg)
+	acfg.Logger, acfg.OnDrain = log, onDrain
+	adm, err := admin.New(srv, acfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Not ctx: health must keep answering NOT_SERVING while the server
+		// drains; run stops the admin API after the drain.
+		if err := adm.Serve(context.WithoutCancel(ctx)); err != nil {
+			log.Error("admin API", "err", err)
+		}
+	}()
+	return adm, done, nil
+}
+
+func adminDisplay(adm *admin.Server) string {
+	if adm == nil {
 		return "disabled"
 	}
-	return a
+	return adm.Addr().String()
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
