@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/wstest"
@@ -186,4 +187,20 @@ func TestUpgradeRefusals(t *testing.T) {
 			t.Fatalf("err %v, want 401", err)
 		}
 	})
+}
+
+func TestUnusedTokenFreesNicknameAtExpiry(t *testing.T) {
+	srv := start(t, func(c *config.Config) { c.TokenTTL = 1500 * time.Millisecond })
+	addr := srv.Addr().String()
+	if _, st, _ := wstest.Auth(addr, "fleeting"); st != 201 {
+		t.Fatalf("auth %d", st)
+	}
+	if _, st, _ := wstest.Auth(addr, "fleeting"); st != 409 {
+		t.Fatalf("second auth before expiry: %d, want 409", st)
+	}
+	// Token expiry is whole seconds: wait past it.
+	time.Sleep(2100 * time.Millisecond)
+	if _, st, _ := wstest.Auth(addr, "fleeting"); st != 201 {
+		t.Fatalf("auth after the unused token expired: %d, want 201", st)
+	}
 }
