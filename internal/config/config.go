@@ -41,6 +41,12 @@ const (
 	// only to the member concerned: announcing every arrival to N members
 	// costs N deliveries, so presence in huge rooms would grow as N².
 	DefaultPresenceMax = 100
+	// DefaultFlushInterval is the write-coalescing window of an event loop:
+	// a loop that wrote less than this long ago waits out the rest before
+	// writing again, so under load each connection gets one write per window
+	// carrying every frame that arrived meanwhile. At low load (no write in
+	// the last window) frames go out at once.
+	DefaultFlushInterval = 2 * time.Millisecond
 	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
 	DefaultMaxHTTPInFlight = 512
 )
@@ -73,6 +79,7 @@ type Config struct {
 	MaxConns         int           // 0 = unlimited; past it /ws answers 503
 	ShardInbox       int           // per-shard queued client operations before server_busy
 	PresenceMax      int           // rooms larger than this announce joined/left only to the member concerned
+	FlushInterval    time.Duration // write-coalescing window per event loop (0 = write at once)
 	MaxHTTPBody      int           // plain HTTP request body limit
 	MaxHTTPInFlight  int           // concurrent plain HTTP handlers
 	AuthRate         float64       // POST /auth per second per client IP
@@ -106,6 +113,7 @@ func Default() Config {
 		DrainTimeout:     DefaultDrainTimeout,
 		ShardInbox:       DefaultShardInbox,
 		PresenceMax:      DefaultPresenceMax,
+		FlushInterval:    DefaultFlushInterval,
 		MaxHTTPBody:      DefaultMaxHTTPBody,
 		MaxHTTPInFlight:  DefaultMaxHTTPInFlight,
 		AuthRate:         DefaultAuthRate,
@@ -139,6 +147,7 @@ func (c *Config) Validate() error {
 	check(c.PongTimeout > 0, "-pong-timeout must be > 0, got %s", c.PongTimeout)
 	check(c.DrainTimeout > 0, "-drain-timeout must be > 0, got %s", c.DrainTimeout)
 	check(c.MaxConns >= 0, "-max-conns must be >= 0, got %d", c.MaxConns)
+	check(c.FlushInterval >= 0 && c.FlushInterval <= time.Second, "-flush-interval must be in [0, 1s], got %s", c.FlushInterval)
 	check(c.PresenceMax >= 0, "-presence-max must be >= 0, got %d", c.PresenceMax)
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
 	check(c.MaxHTTPInFlight > 0, "-http-inflight must be > 0, got %d", c.MaxHTTPInFlight)
@@ -180,6 +189,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "bound on graceful shutdown (SIGINT/SIGTERM)")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "WebSocket connections accepted before /ws answers 503 (0 = unlimited)")
 	fs.IntVar(&c.ShardInbox, "shard-inbox", c.ShardInbox, "queued client operations per shard before commands get server_busy")
+	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "write-coalescing window: under load an event loop writes each connection at most once per window (0 = write at once; adds at most this much latency)")
 	fs.IntVar(&c.PresenceMax, "presence-max", c.PresenceMax, "rooms with more members than this announce joined/left only to the member concerned (0 = always announce)")
 	fs.IntVar(&c.MaxHTTPBody, "max-http-body", c.MaxHTTPBody, "largest plain HTTP request body in bytes")
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Peer is the receiving end of deliveries: one client connection. Its
@@ -49,6 +50,13 @@ type Loop struct {
 	Index int
 	exec  atomic.Pointer[Executor]
 
+	// linger is the coalescing window: a task runs at once unless the last
+	// one ran less than linger ago; then it waits out the rest of the
+	// window, so a busy loop writes each connection at most once per
+	// window with everything that arrived meanwhile.
+	linger  time.Duration
+	lastRun atomic.Int64 // unix nanos of the last task's start
+
 	mu        sync.Mutex
 	queue     []Delivery
 	scheduled bool
@@ -85,6 +93,10 @@ func NewLoops(n int) []*Loop {
 	return ls
 }
 
+// SetLinger sets the coalescing window (0: every push schedules a task at
+// once). Call before the first Push.
+func (l *Loop) SetLinger(d time.Duration) { l.linger = d }
+
 // SetExecutor binds the Loop to its event loop.
 func (l *Loop) SetExecutor(exec Executor) { l.exec.Store(&exec) }
 
@@ -110,14 +122,29 @@ func (l *Loop) Push(ds []Delivery) {
 	l.scheduled = true
 	l.mu.Unlock()
 	if schedule {
-		if err := l.schedule(); err != nil {
-			// The event loop is gone (shutdown): nobody will read these.
-			l.mu.Lock()
-			clear(l.queue)
-			l.queue = l.queue[:0]
-			l.scheduled = false
-			l.mu.Unlock()
+		l.kick()
+	}
+}
+
+// kick schedules the task: now, or at the end of the linger window.
+func (l *Loop) kick() {
+	if l.linger > 0 {
+		if wait := time.Duration(l.lastRun.Load()+int64(l.linger)) - time.Duration(time.Now().UnixNano()); wait > 0 {
+			time.AfterFunc(wait, l.kickNow)
+			return
 		}
+	}
+	l.kickNow()
+}
+
+func (l *Loop) kickNow() {
+	if err := l.schedule(); err != nil {
+		// The event loop is gone (shutdown): nobody will read these.
+		l.mu.Lock()
+		clear(l.queue)
+		l.queue = l.queue[:0]
+		l.scheduled = false
+		l.mu.Unlock()
 	}
 }
 
@@ -129,13 +156,7 @@ func (l *Loop) PushOne(d Delivery) {
 	l.scheduled = true
 	l.mu.Unlock()
 	if schedule {
-		if err := l.schedule(); err != nil {
-			l.mu.Lock()
-			clear(l.queue)
-			l.queue = l.queue[:0]
-			l.scheduled = false
-			l.mu.Unlock()
-		}
+		l.kick()
 	}
 }
 
@@ -145,6 +166,7 @@ func (l *Loop) PushOne(d Delivery) {
 func (l *Loop) RunNow() { l.run() }
 
 func (l *Loop) run() {
+	l.lastRun.Store(time.Now().UnixNano())
 	l.mu.Lock()
 	q := l.queue
 	l.queue = l.spare[:0]

@@ -56,6 +56,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, issuer: iss, registry: prometheus.NewRegistry()}
 	s.loops = fanout.NewLoops(cfg.Loops)
+	for _, l := range s.loops {
+		l.SetLinger(cfg.FlushInterval)
+	}
 	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{InboxLimit: cfg.ShardInbox, PresenceMax: cfg.PresenceMax})
 	s.ws, err = wsio.New(wsio.Options{
 		Config: cfg,
