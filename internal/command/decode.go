@@ -64,9 +64,15 @@ func (d *Decoder) Decode(b []byte) (Command, *DecodeError) {
 	var cmd Command
 	if idv := v.Get("id"); idv != nil {
 		switch idv.Type() {
-		case fastjson.TypeString, fastjson.TypeNumber:
-			// Marshalled into a reused buffer: the echo is always
+		case fastjson.TypeString:
+			// Re-encoded into a reused buffer: the echo is always
 			// well-formed JSON and decoding stays allocation-free.
+			// (fastjson's MarshalTo quotes escaped strings with
+			// strconv, Go syntax such as "\x00", which is not JSON.)
+			s, _ := idv.StringBytes()
+			d.idBuf = AppendString(d.idBuf[:0], s)
+			cmd.ID = d.idBuf
+		case fastjson.TypeNumber:
 			d.idBuf = idv.MarshalTo(d.idBuf[:0])
 			cmd.ID = d.idBuf
 		case fastjson.TypeNull:
