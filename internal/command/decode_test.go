@@ -31,3 +31,30 @@ func TestDecodeStringIDEchoIsJSON(t *testing.T) {
 		}
 	}
 }
+
+// fastjson parses number-like junk (NaN, inf, 1-2, 01) as numbers; such an
+// id was echoed verbatim, making the error/reply frame invalid JSON.
+func TestDecodeNumberID(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		wantID string // "" when the command must fail with bad_json
+	}{
+		{"0", "0"}, {"42", "42"}, {"-1", "-1"}, {"1.5", "1.5"}, {"-0.25e+10", "-0.25e+10"},
+		{"1E5", "1E5"}, {"12345678901234567890123", "12345678901234567890123"},
+		{"NaN", ""}, {"nan", ""}, {"inf", ""}, {"-Inf", ""}, {"1-2", ""}, {"01", ""},
+		{".5", ""}, {"-", ""}, {"1.", ""}, {"1e", ""}, {"1e+", ""}, {"+1", ""}, {"--1", ""}, {"1.2.3", ""},
+	} {
+		var d Decoder
+		in := `{"type":"listusers","id":` + tc.in + `}`
+		cmd, derr := d.Decode([]byte(in))
+		if tc.wantID == "" {
+			if derr == nil || derr.Code != ErrBadJSON || derr.ID != nil {
+				t.Errorf("%s: got %+v, %+v; want bad_json without id", in, cmd, derr)
+			}
+			continue
+		}
+		if derr != nil || string(cmd.ID) != tc.wantID || !json.Valid(cmd.ID) {
+			t.Errorf("%s: got id %q, %v; want %s", in, cmd.ID, derr, tc.wantID)
+		}
+	}
+}

@@ -213,6 +213,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		`"str"`,
 		`{"type":"listusers","id":{"a":1}}`,
 		`{"type":"listusers","id":-1.5e+3}`,
+		`{"type":"listusers","id":"\u0007"}`,
+		`{"type":"listusers","id":NaN}`,
+		`{"type":"listusers","id":1-2}`,
+		`{"type":"nope","id":-inf}`,
 		`{`,
 		``,
 	} {
