@@ -68,7 +68,7 @@ func TestDecodeTable(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, in string
-		want want
+		want     want
 	}{
 		{"message", `{"type":"message","args":{"body":"hello"}}`, want{typ: TypeMessage, arg: "hello"}},
 		{"message escaped", `{"type":"message","args":{"body":"a\"b\\c\n\u00e9\ud83d\ude00"}}`, want{typ: TypeMessage, arg: "a\"b\\c\n\u00e9\U0001F600"}},
