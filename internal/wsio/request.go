@@ -37,14 +37,16 @@ func sniffRequest(b []byte, maxHeader int) (h requestHead, complete bool, err er
 	}
 	end := bytes.Index(limit, crlfcrlf)
 	if end < 0 {
-		if len(b) >= maxHeader {
-			return h, false, errHeaderTooLarge
-		}
 		// A request line that is already wrong need not wait for more.
-		if nl := bytes.IndexByte(b, '\n'); nl >= 0 {
+		// Checked first, and only within the limit, so the verdict does
+		// not depend on how the bytes were split across reads.
+		if nl := bytes.IndexByte(limit, '\n'); nl >= 0 {
 			if _, _, ok := parseRequestLine(b[:nl]); !ok {
 				return h, false, errBadRequestLine
 			}
+		}
+		if len(b) >= maxHeader {
+			return h, false, errHeaderTooLarge
 		}
 		return h, false, nil
 	}

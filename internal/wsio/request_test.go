@@ -112,3 +112,22 @@ func TestSniffRequestPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// Regression (FuzzSniffRequest, testdata/fuzz/FuzzSniffRequest/b21321a65cae15c6):
+// a bad request line was reported as such when it arrived alone, but as
+// "header too large" once more bytes pushed the buffer over the limit, so
+// the answer (400 or 431) depended on how the bytes were split.
+func TestSniffRequestVerdictIndependentOfSplit(t *testing.T) {
+	const max = 64
+	in := []byte("BAD\n" + strings.Repeat("x", 100))
+	for k := 4; k <= len(in); k++ {
+		if _, _, err := sniffRequest(in[:k], max); err != errBadRequestLine {
+			t.Fatalf("%d bytes: err %v, want %v", k, err, errBadRequestLine)
+		}
+	}
+	// A newline past the limit does not count: still too large.
+	in = []byte(strings.Repeat("x", max) + "\n")
+	if _, _, err := sniffRequest(in, max); err != errHeaderTooLarge {
+		t.Fatalf("err %v, want %v", err, errHeaderTooLarge)
+	}
+}
