@@ -244,3 +244,26 @@ func TestDecodeMessageNoAllocs(t *testing.T) {
 		t.Fatalf("Decode with a reused Decoder: %v allocs, want 0", allocs)
 	}
 }
+
+// Reusing the returned frame as the next buffer (buf = f[:0], as the event
+// loop does) must keep using the same memory: a frame that starts after a
+// gap in the buffer loses that gap on every call and the buffer is
+// reallocated again and again.
+func TestAppendReuseKeepsBuffer(t *testing.T) {
+	for _, bodyLen := range []int{5, 300, 70000} {
+		body := strings.Repeat("b", bodyLen)
+		buf := make([]byte, 0, bodyLen+200)
+		base := &buf[:1][0]
+		for i := 0; i < 1000; i++ {
+			f := AppendMessage(buf, "alice", "global", body, int64(i))
+			if &f[0] != base {
+				t.Fatalf("body %d, frame %d: the frame moved to another buffer (or offset) after reuse", bodyLen, i)
+			}
+			jsonFrame(t, f)
+			buf = f[:0]
+		}
+		if cap(buf) != bodyLen+200 {
+			t.Fatalf("body %d: cap %d after reuse, want %d", bodyLen, cap(buf), bodyLen+200)
+		}
+	}
+}
