@@ -109,6 +109,8 @@ func FuzzSniffRequest(f *testing.F) {
 		f.Add([]byte(s), uint16(len(s)/2), uint16(8192))
 		f.Add([]byte(s), uint16(3), uint16(64))
 	}
+	// A request line ending in CR CR LF, split right after it.
+	f.Add([]byte("GET / HTTP/1.1\r\r\n\r\n"), uint16(17), uint16(8192))
 	f.Fuzz(func(t *testing.T, b []byte, split, max uint16) {
 		maxHeader := 4 + int(max)%(16<<10)
 		whole := checkSniff(t, b, maxHeader)

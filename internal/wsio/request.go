@@ -51,13 +51,12 @@ func sniffRequest(b []byte, maxHeader int) (h requestHead, complete bool, err er
 		return h, false, nil
 	}
 	h.headerLen = end + 4
-	head := b[:end]
+	// Every line of the head, the last one included, ends with its "\n",
+	// so the request line is cut exactly as in the incomplete case above
+	// (a line ending in "\r\r\n" is refused both ways).
+	head := b[:end+2]
 	nl := bytes.IndexByte(head, '\n')
-	line := head
-	rest := []byte(nil)
-	if nl >= 0 {
-		line, rest = head[:nl], head[nl+1:]
-	}
+	line, rest := head[:nl], head[nl+1:]
 	var ok bool
 	h.method, h.target, ok = parseRequestLine(line)
 	if !ok {

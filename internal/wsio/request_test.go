@@ -131,3 +131,20 @@ func TestSniffRequestVerdictIndependentOfSplit(t *testing.T) {
 		t.Fatalf("err %v, want %v", err, errHeaderTooLarge)
 	}
 }
+
+// Regression: the complete head was cut before its final CRLF, so a request
+// line ending in CR CR LF was refused while the blank line had not arrived
+// (the CR left after trimming one made the protocol "HTTP/1.1\r") but
+// accepted once it had (the cut removed the extra CR).
+func TestSniffRequestLineEndingCRCR(t *testing.T) {
+	in := []byte("GET / HTTP/1.1\r\r\n\r\n")
+	for k := 17; k <= len(in); k++ {
+		if _, complete, err := sniffRequest(in[:k], 8<<10); complete || err != errBadRequestLine {
+			t.Fatalf("%q: complete=%v err=%v, want %v", in[:k], complete, err, errBadRequestLine)
+		}
+	}
+	in = []byte("GET / HTTP/1.1\r\nHost: x\r\r\n\r\n")
+	if h, complete, err := sniffRequest(in, 8<<10); !complete || err != nil || h.headerLen != len(in) {
+		t.Fatalf("header line ending CR CR LF: complete=%v err=%v headerLen=%d", complete, err, h.headerLen)
+	}
+}
