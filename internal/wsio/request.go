@@ -83,8 +83,10 @@ func sniffRequest(b []byte, maxHeader int) (h requestHead, complete bool, err er
 		v := bytes.TrimSpace(l[colon+1:])
 		switch {
 		case asciiEqualFold(k, "content-length"):
+			// 1*DIGIT (RFC 9110 §8.6): Atoi alone also takes "+5" and
+			// "-0", which net/http, reading the same bytes, refuses.
 			n, perr := strconv.Atoi(string(v))
-			if perr != nil || n < 0 || (seenLength && n != h.bodyLen) {
+			if perr != nil || n < 0 || v[0] < '0' || v[0] > '9' || (seenLength && n != h.bodyLen) {
 				return h, false, errBadLength
 			}
 			h.bodyLen, seenLength = n, true

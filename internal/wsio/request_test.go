@@ -70,6 +70,10 @@ func TestSniffRequest(t *testing.T) {
 		{"content-length empty", "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", 0, want{err: errBadLength}},
 		{"content-length overflow", "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 0, want{err: errBadLength}},
 		{"content-length conflicting", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 0, want{err: errBadLength}},
+		{"content-length plus sign", "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 0, want{err: errBadLength}},
+		{"content-length minus zero", "POST / HTTP/1.1\r\nContent-Length: -0\r\n\r\n", 0, want{err: errBadLength}},
+		{"content-length leading zeros", "POST / HTTP/1.1\r\nContent-Length: 007\r\n\r\n", 0,
+			want{complete: true, method: "POST", target: "/", path: "/", bodyLen: 7}},
 		{"content-length list", "POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n", 0, want{err: errBadLength}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
