@@ -254,12 +254,14 @@ func TestAppendReuseKeepsBuffer(t *testing.T) {
 		body := strings.Repeat("b", bodyLen)
 		buf := make([]byte, 0, bodyLen+200)
 		base := &buf[:1][0]
-		for i := 0; i < 1000; i++ {
+		for i := 0; i < 200; i++ {
 			f := AppendMessage(buf, "alice", "global", body, int64(i))
 			if &f[0] != base {
 				t.Fatalf("body %d, frame %d: the frame moved to another buffer (or offset) after reuse", bodyLen, i)
 			}
-			jsonFrame(t, f)
+			if i%50 == 0 {
+				jsonFrame(t, f)
+			}
 			buf = f[:0]
 		}
 		if cap(buf) != bodyLen+200 {
