@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -266,6 +267,38 @@ func TestAppendReuseKeepsBuffer(t *testing.T) {
 		}
 		if cap(buf) != bodyLen+200 {
 			t.Fatalf("body %d: cap %d after reuse, want %d", bodyLen, cap(buf), bodyLen+200)
+		}
+	}
+}
+
+// Every encoder, at payload sizes in each length form (7-bit, 16-bit,
+// 64-bit): a complete frame whose payload is the documented JSON.
+func TestAppendEveryFrameEverySize(t *testing.T) {
+	for _, n := range []int{3, 60, 500, 40000, 70000} {
+		big := strings.Repeat("é\"", n/3) // escaping makes the payload longer still
+		items := []string{"alice", big, "zed"}
+		id := []byte(`"x"`)
+		for _, tc := range []struct {
+			name  string
+			frame []byte
+			want  map[string]any
+		}{
+			{"message", AppendMessage(nil, big, "r", big, 1),
+				map[string]any{"type": "message", "from": big, "body": big, "room": "r", "ts": json.Number("1")}},
+			{"system", AppendSystemMessage(nil, "r", big, 2),
+				map[string]any{"type": "message", "from": "system", "body": big, "room": "r", "ts": json.Number("2")}},
+			{"joined", AppendMembership(nil, "joined", big, big),
+				map[string]any{"type": "joined", "from": "system", "body": big + " joined", "room": big, "nickname": big}},
+			{"nick", AppendNick(nil, big, "new", "r", big, id),
+				map[string]any{"type": "nick", "from": "system", "body": big + " is now new", "old": big, "nickname": "new", "room": "r", "token": big, "id": "x"}},
+			{"users", AppendList(nil, "users", items, id),
+				map[string]any{"type": "users", "from": "system", "body": strings.Join(items, "\n"), "users": []any{"alice", big, "zed"}, "id": "x"}},
+			{"error", AppendError(nil, ErrBodyTooLong, big, id),
+				map[string]any{"type": "error", "from": "system", "body": big, "code": "body_too_long", "id": "x"}},
+		} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, n), func(t *testing.T) {
+				assertFields(t, jsonFrame(t, tc.frame), tc.want)
+			})
 		}
 	}
 }
