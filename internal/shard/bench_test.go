@@ -27,12 +27,20 @@ func (p *countPeer) Control(any)               { p.controls++ }
 
 // fakeLoops returns n fanout loops. With async, each has its own goroutine
 // that runs tasks in order (an event loop); otherwise a task runs at once on
-// the pushing goroutine (the shard). stop ends the goroutines.
-func fakeLoops(n int, async bool) (loops []*fanout.Loop, stop func()) {
+// the pushing goroutine (the shard). After each task the loop signals ran,
+// so a waiter can sleep instead of spinning. stop ends the goroutines.
+func fakeLoops(n int, async bool) (loops []*fanout.Loop, ran chan struct{}, stop func()) {
+	ran = make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case ran <- struct{}{}:
+		default:
+		}
+	}
 	var chans []chan func()
 	for i := 0; i < n; i++ {
 		if !async {
-			loops = append(loops, fanout.NewLoop(i, func(fn func()) error { fn(); return nil }))
+			loops = append(loops, fanout.NewLoop(i, func(fn func()) error { fn(); signal(); return nil }))
 			continue
 		}
 		ch := make(chan func(), 1024)
@@ -40,11 +48,12 @@ func fakeLoops(n int, async bool) (loops []*fanout.Loop, stop func()) {
 		go func() {
 			for fn := range ch {
 				fn()
+				signal()
 			}
 		}()
 		loops = append(loops, fanout.NewLoop(i, func(fn func()) error { ch <- fn; return nil }))
 	}
-	return loops, func() {
+	return loops, ran, func() {
 		for _, ch := range chans {
 			close(ch)
 		}
@@ -59,9 +68,12 @@ func delivered(loops []*fanout.Loop) uint64 {
 	return n
 }
 
-func waitDelivered(tb testing.TB, loops []*fanout.Loop, want uint64) {
+// waitDelivered sleeps until the loops have handed want deliveries to
+// their peers. A task signals ran after it has counted its deliveries, so
+// the last one always wakes the waiter.
+func waitDelivered(tb testing.TB, loops []*fanout.Loop, ran <-chan struct{}, want uint64) {
 	for delivered(loops) < want {
-		runtime.Gosched()
+		<-ran
 	}
 	if got := delivered(loops); got != want {
 		tb.Fatalf("delivered %d, want %d", got, want)
@@ -72,17 +84,18 @@ func waitDelivered(tb testing.TB, loops []*fanout.Loop, want uint64) {
 type fanoutRig struct {
 	g      *Group
 	loops  []*fanout.Loop
+	ran    chan struct{}
 	peers  []*countPeer
 	base   uint64 // deliveries done by the setup
 	cancel func()
 }
 
 func newFanoutRig(tb testing.TB, members, nloops int, async bool) *fanoutRig {
-	loops, stopLoops := fakeLoops(nloops, async)
+	loops, ran, stopLoops := fakeLoops(nloops, async)
 	g := NewGroup(1, loops, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	g.Start(ctx)
-	r := &fanoutRig{g: g, loops: loops}
+	r := &fanoutRig{g: g, loops: loops, ran: ran}
 	var once sync.Once
 	r.cancel = func() {
 		once.Do(func() {
@@ -101,7 +114,7 @@ func newFanoutRig(tb testing.TB, members, nloops int, async bool) *fanoutRig {
 	// joined frames, plus one Joined control each.
 	n := uint64(members)
 	r.base = n*(n+1)/2 + n
-	waitDelivered(tb, loops, r.base)
+	waitDelivered(tb, loops, ran, r.base)
 	if got := s.Stats().Members.Load(); got != int64(members) {
 		tb.Fatalf("%d members, want %d", got, members)
 	}
@@ -133,7 +146,7 @@ func BenchmarkShardFanout(b *testing.B) {
 						}
 					}
 					want += uint64(framesPerOp * members)
-					waitDelivered(b, r.loops, want)
+					waitDelivered(b, r.loops, r.ran, want)
 				}
 				b.StopTimer()
 				perOp := float64(framesPerOp * members)
@@ -167,7 +180,7 @@ func TestShardFanoutDelivers(t *testing.T) {
 				t.Fatal("publish refused")
 			}
 		}
-		waitDelivered(t, r.loops, r.base+7*50)
+		waitDelivered(t, r.loops, r.ran, r.base+7*50)
 		r.cancel()
 		for i, p := range r.peers {
 			if want := 50 - i + 7; p.frames != want || p.flushes != p.frames {
