@@ -101,14 +101,14 @@ func checkDecode(t *testing.T, d *Decoder, data []byte) (Command, *DecodeError) 
 	// encoding/json the last) nor escaped (fastjson keeps invalid surrogate
 	// escapes verbatim, encoding/json makes them U+FFFD).
 	if json.Valid(data) {
-		var std struct {
-			Type string         `json:"type"`
-			Args map[string]any `json:"args"`
-		}
-		if err := json.Unmarshal(data, &std); err != nil {
+		// Maps, not a struct: encoding/json matches struct fields
+		// case-insensitively ("ARGS"), the protocol does not.
+		var top map[string]json.RawMessage
+		var args map[string]any
+		if json.Unmarshal(data, &top) != nil || json.Unmarshal(top["args"], &args) != nil {
 			return cmd, derr // e.g. a duplicated "args" that is not an object
 		}
-		v, ok := std.Args[name]
+		v, ok := args[name]
 		if !ok && bytes.Count(data, []byte(`"args"`)) == 1 {
 			t.Fatalf("%v decoded without %q in args: %q", cmd.Type, name, data)
 		}
