@@ -64,10 +64,21 @@ func (d *Decoder) Decode(b []byte) (Command, *DecodeError) {
 	var cmd Command
 	if idv := v.Get("id"); idv != nil {
 		switch idv.Type() {
-		case fastjson.TypeString, fastjson.TypeNumber:
-			// Marshalled into a reused buffer: the echo is always
+		case fastjson.TypeString:
+			// Re-encoded into a reused buffer: the echo is always
 			// well-formed JSON and decoding stays allocation-free.
+			// (fastjson's MarshalTo quotes escaped strings with
+			// strconv, Go syntax such as "\x00", which is not JSON.)
+			s, _ := idv.StringBytes()
+			d.idBuf = AppendString(d.idBuf[:0], s)
+			cmd.ID = d.idBuf
+		case fastjson.TypeNumber:
+			// fastjson takes number-like junk (NaN, inf, 1-2, 01,
+			// .5) as numbers: echo only what is a JSON number.
 			d.idBuf = idv.MarshalTo(d.idBuf[:0])
+			if !validNumber(d.idBuf) {
+				return Command{}, d.fail(ErrBadJSON, nil, "id is not a valid JSON number")
+			}
 			cmd.ID = d.idBuf
 		case fastjson.TypeNull:
 		default:
@@ -139,4 +150,45 @@ func lookupType(t []byte) Type {
 		return TypeExit
 	}
 	return TypeUnknown
+}
+
+// validNumber reports whether b is a JSON number (RFC 8259 §6):
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func validNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	return i == len(b)
 }

@@ -22,28 +22,34 @@ func begin(dst []byte) []byte {
 }
 
 // finish writes a FIN frame header for opcode op in front of the payload
-// appended after begin and returns the whole frame (a subslice of buf).
+// appended after begin and returns the whole frame. The frame starts at
+// buf[0] (a shorter header moves the payload down), so a caller that reuses
+// the result as its next buffer (buf = f[:0]) keeps its whole capacity.
 func finish(buf []byte, op byte) []byte {
 	n := len(buf) - headroom
-	var off int
+	var size int
 	switch {
 	case n <= 125:
-		off = headroom - 2
-		buf[off+1] = byte(n)
+		size = 2
+		buf[1] = byte(n)
 	case n <= 0xFFFF:
-		off = headroom - 4
-		buf[off+1] = 126
-		buf[off+2] = byte(n >> 8)
-		buf[off+3] = byte(n)
+		size = 4
+		buf[1] = 126
+		buf[2] = byte(n >> 8)
+		buf[3] = byte(n)
 	default:
-		off = 0
 		buf[1] = 127
 		for i := 0; i < 8; i++ {
 			buf[2+i] = byte(uint64(n) >> (56 - 8*i))
 		}
+		size = headroom
 	}
-	buf[off] = 0x80 | op
-	return buf[off:]
+	buf[0] = 0x80 | op
+	if size < headroom {
+		copy(buf[size:], buf[headroom:])
+		buf = buf[:size+n]
+	}
+	return buf
 }
 
 // AppendMessage encodes a chat `message` frame into dst (reused) and returns

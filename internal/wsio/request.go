@@ -37,25 +37,26 @@ func sniffRequest(b []byte, maxHeader int) (h requestHead, complete bool, err er
 	}
 	end := bytes.Index(limit, crlfcrlf)
 	if end < 0 {
-		if len(b) >= maxHeader {
-			return h, false, errHeaderTooLarge
-		}
 		// A request line that is already wrong need not wait for more.
-		if nl := bytes.IndexByte(b, '\n'); nl >= 0 {
+		// Checked first, and only within the limit, so the verdict does
+		// not depend on how the bytes were split across reads.
+		if nl := bytes.IndexByte(limit, '\n'); nl >= 0 {
 			if _, _, ok := parseRequestLine(b[:nl]); !ok {
 				return h, false, errBadRequestLine
 			}
 		}
+		if len(b) >= maxHeader {
+			return h, false, errHeaderTooLarge
+		}
 		return h, false, nil
 	}
 	h.headerLen = end + 4
-	head := b[:end]
+	// Every line of the head, the last one included, ends with its "\n",
+	// so the request line is cut exactly as in the incomplete case above
+	// (a line ending in "\r\r\n" is refused both ways).
+	head := b[:end+2]
 	nl := bytes.IndexByte(head, '\n')
-	line := head
-	rest := []byte(nil)
-	if nl >= 0 {
-		line, rest = head[:nl], head[nl+1:]
-	}
+	line, rest := head[:nl], head[nl+1:]
 	var ok bool
 	h.method, h.target, ok = parseRequestLine(line)
 	if !ok {
@@ -82,8 +83,10 @@ func sniffRequest(b []byte, maxHeader int) (h requestHead, complete bool, err er
 		v := bytes.TrimSpace(l[colon+1:])
 		switch {
 		case asciiEqualFold(k, "content-length"):
+			// 1*DIGIT (RFC 9110 §8.6): Atoi alone also takes "+5" and
+			// "-0", which net/http, reading the same bytes, refuses.
 			n, perr := strconv.Atoi(string(v))
-			if perr != nil || n < 0 || (seenLength && n != h.bodyLen) {
+			if perr != nil || n < 0 || v[0] < '0' || v[0] > '9' || (seenLength && n != h.bodyLen) {
 				return h, false, errBadLength
 			}
 			h.bodyLen, seenLength = n, true
