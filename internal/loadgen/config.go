@@ -72,6 +72,9 @@ func DefaultConfig() Config {
 	}
 }
 
+// errHelp marks an explicit -h.
+var errHelp = errors.New("help requested")
+
 // ErrUsage marks configuration errors (exit status 2 on the command line).
 var ErrUsage = errors.New("usage")
 
@@ -205,6 +208,9 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 func (c *Config) parseArgs(mode string, args []string, out io.Writer) error {
 	fs := c.FlagSet(mode, out)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return fmt.Errorf("%w: %w", ErrUsage, errHelp)
+		}
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {

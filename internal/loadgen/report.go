@@ -40,30 +40,30 @@ type Report struct {
 	ClosedDuringRun int64  `json:"closed_during_run"`
 
 	// fanout / sweep step
-	Sent              uint64         `json:"sent"`
-	Expected          uint64         `json:"expected"`
-	Delivered         uint64         `json:"delivered"`
-	Lost              uint64         `json:"lost"`
-	Dup               uint64         `json:"dup"`
-	Reordered         uint64         `json:"reordered"`
-	OtherFrames       uint64         `json:"other_frames"`
-	PublishPerSec     float64        `json:"publish_per_s"`
-	DeliveriesPerSec  float64        `json:"deliveries_per_s"`
-	Latency           LatencySummary `json:"latency"`
-	ErrorCodes        map[string]int64 `json:"error_codes,omitempty"`
-	CloseCodes        map[int]int64  `json:"close_codes,omitempty"`
-	GeneratorCPU      CPUStats       `json:"generator_cpu"`
-	Server            *ServerStats   `json:"server,omitempty"`
-	Timeline          []Second       `json:"timeline,omitempty"`
+	Sent             uint64           `json:"sent"`
+	Expected         uint64           `json:"expected"`
+	Delivered        uint64           `json:"delivered"`
+	Lost             uint64           `json:"lost"`
+	Dup              uint64           `json:"dup"`
+	Reordered        uint64           `json:"reordered"`
+	OtherFrames      uint64           `json:"other_frames"`
+	PublishPerSec    float64          `json:"publish_per_s"`
+	DeliveriesPerSec float64          `json:"deliveries_per_s"`
+	Latency          LatencySummary   `json:"latency"`
+	ErrorCodes       map[string]int64 `json:"error_codes,omitempty"`
+	CloseCodes       map[int]int64    `json:"close_codes,omitempty"`
+	GeneratorCPU     CPUStats         `json:"generator_cpu"`
+	Server           *ServerStats     `json:"server,omitempty"`
+	Timeline         []Second         `json:"timeline,omitempty"`
 
 	// connect
 	ConnectPerSec float64         `json:"connect_per_s,omitempty"`
 	Handshake     *LatencySummary `json:"handshake,omitempty"`
 
 	// sweep
-	Steps           []Report `json:"steps,omitempty"`
-	BestDeliveryRate float64 `json:"best_delivery_rate,omitempty"`
-	StopReason      string   `json:"stop_reason,omitempty"`
+	Steps            []Report `json:"steps,omitempty"`
+	BestDeliveryRate float64  `json:"best_delivery_rate,omitempty"`
+	StopReason       string   `json:"stop_reason,omitempty"`
 
 	// churn
 	Churn *ChurnStats `json:"churn,omitempty"`

@@ -2,8 +2,8 @@ package loadgen
 
 import (
 	"math"
-	"time"
 	"testing"
+	"time"
 )
 
 func TestStreamAccounting(t *testing.T) {
