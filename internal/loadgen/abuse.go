@@ -146,7 +146,9 @@ func scenarios(cfg *Config) []abuseScenario {
 			}
 			defer c.Close()
 			body := strings.Repeat("x", 64<<10+100)
-			go func() { _, _ = c.Write(appendFrame(nil, opText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`))) }()
+			go func() {
+				_, _ = c.Write(appendFrame(nil, opText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`)))
+			}()
 			_, code, err := r.waitFor(time.Now().Add(10*time.Second), nil)
 			if code == 1009 {
 				return true, "closed with 1009"
@@ -227,7 +229,7 @@ func scenarios(cfg *Config) []abuseScenario {
 			}
 		}},
 		{"slowloris", func(ctx context.Context, a *abuser) (bool, string) {
-			c, err := a.e.d.netDialer(a.cfg.Conns + 999).DialContext(ctx, "tcp", a.cfg.Addr)
+			c, err := a.e.d.netDialer(a.cfg.Conns+999).DialContext(ctx, "tcp", a.cfg.Addr)
 			if err != nil {
 				return false, err.Error()
 			}
