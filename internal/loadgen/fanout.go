@@ -326,7 +326,9 @@ func setupRooms(ctx context.Context, cfg *Config, conns []*lgConn, rep *Report, 
 	status("moving %d connections into rooms", len(others))
 	for _, lc := range others {
 		if err := lc.command("switchroom", "room", cfg.roomName(lc.room)); err != nil {
+			lc.sh.mu.Lock()
 			lc.room = -1
+			lc.sh.mu.Unlock()
 		}
 	}
 	waitJoined(ctx, cfg, others, 30*time.Second)
