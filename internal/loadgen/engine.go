@@ -71,7 +71,10 @@ func (nopLogger) Warnf(string, ...any)  {}
 func (nopLogger) Errorf(string, ...any) {}
 func (nopLogger) Fatalf(string, ...any) {}
 
+var raiseLimitOnce sync.Once
+
 func newEngine(cfg *Config) (*engine, error) {
+	raiseLimitOnce.Do(func() { _, _ = RaiseFileLimit() })
 	loops := cfg.Loops
 	if loops <= 0 {
 		loops = runtime.NumCPU()

@@ -1,7 +1,3 @@
-// Command gorillahub runs the baseline gorilla/websocket chat hub standalone
-// so the load generator can be pointed at it:
-//
-//	gorillahub -addr 127.0.0.1:8081
 package main
 
 import (
