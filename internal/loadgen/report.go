@@ -81,6 +81,9 @@ func (r *Report) failf(format string, a ...any) {
 
 // WriteJSON writes r, indented, to path.
 func (r *Report) WriteJSON(path string) error {
+	if r.Failures == nil {
+		r.Failures = []string{} // "failures": [] rather than null
+	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
