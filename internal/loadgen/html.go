@@ -55,6 +55,9 @@ func svgChart(title, xLabel, yLabel string, x []float64, ss []series) string {
 	}
 	for i := 0; i <= 5; i++ {
 		v := xmin + (xmax-xmin)*float64(i)/5
+		if xmax-xmin >= 5 {
+			v = math.Round(v)
+		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, px(v), H-B+16, fmtNum(v))
 	}
 	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="middle">%s</text>`, (L+W-R)/2, H-6, template.HTMLEscapeString(xLabel))
