@@ -202,6 +202,7 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 	rep.Expected = expected
 	for _, ps := range pubs {
 		rep.Sent += ps.sent.Load()
+		rep.Unsent += ps.failed
 	}
 	for _, lc := range conns {
 		if lc == nil || lc.room < 0 {
@@ -252,6 +253,9 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 	}
 	if cfg.MinRate > 0 && rep.DeliveriesPerSec < cfg.MinRate {
 		rep.failf("rate: %.0f deliveries/s below -min-rate %.0f", rep.DeliveriesPerSec, cfg.MinRate)
+	}
+	if rep.Unsent > 0 {
+		rep.failf("publishers: %d scheduled messages could not be sent (publisher connection closed)", rep.Unsent)
 	}
 	if rep.Sent == 0 {
 		rep.failf("nothing was published")

@@ -41,6 +41,7 @@ type Report struct {
 
 	// fanout / sweep step
 	Sent             uint64           `json:"sent"`
+	Unsent           uint64           `json:"unsent"` // scheduled messages not sent: the publisher's connection was closed
 	Expected         uint64           `json:"expected"`
 	Delivered        uint64           `json:"delivered"`
 	Lost             uint64           `json:"lost"`
@@ -126,6 +127,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if r.Expected > 0 || r.Sent > 0 {
 		fmt.Fprintf(w, "  messages: sent %d, expected deliveries %d, delivered %d, lost %d, dup %d, reordered %d\n",
 			r.Sent, r.Expected, r.Delivered, r.Lost, r.Dup, r.Reordered)
+		if r.Unsent > 0 {
+			fmt.Fprintf(w, "  unsent: %d scheduled messages skipped because their publisher's connection was closed\n", r.Unsent)
+		}
 		fmt.Fprintf(w, "  throughput: %.0f publishes/s, %.0f deliveries/s\n", r.PublishPerSec, r.DeliveriesPerSec)
 		l := r.Latency
 		fmt.Fprintf(w, "  latency ms (after warmup, n=%d): p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", l.Count, l.P50Ms, l.P90Ms, l.P99Ms, l.P999Ms, l.MaxMs)

@@ -33,6 +33,7 @@ func RunSweep(ctx context.Context, cfg Config) (*Report, error) {
 		st, err := runFanout(ctx, &cur, "sweep-step", nil)
 		if st != nil {
 			rep.Steps = append(rep.Steps, *st)
+			rep.ConnsUp, rep.ConnectErrors, rep.ConnectError = st.ConnsUp, st.ConnectErrors, st.ConnectError
 		}
 		if err != nil {
 			rep.StopReason = fmt.Sprintf("step %d: %v", i, err)
@@ -43,7 +44,6 @@ func RunSweep(ctx context.Context, cfg Config) (*Report, error) {
 			break
 		}
 		rep.BestDeliveryRate = math.Max(rep.BestDeliveryRate, st.DeliveriesPerSec)
-		rep.ConnsUp = st.ConnsUp
 		if i == cfg.MaxSteps-1 {
 			rep.StopReason = fmt.Sprintf("reached -max-steps %d", cfg.MaxSteps)
 			break
