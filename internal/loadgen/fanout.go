@@ -144,6 +144,7 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 	// after) its intended time, which it carries; latency is measured from
 	// the intended time, so sender stalls show up as latency.
 	buf := make([]byte, 0, cfg.Size+256)
+	lagHist := newHist() // actual send time − intended send time: the generator's own delay
 	for h.Len() > 0 && ctx.Err() == nil {
 		ps := h[0]
 		if ps.next >= end {
@@ -157,6 +158,9 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 			}
 			time.Sleep(time.Duration(wait))
 			continue
+		}
+		if ps.next >= e.measureFrom.Load() {
+			recordNs(lagHist, now-ps.next)
 		}
 		buf = appendMessage(buf[:0], cfg, ps.lc.nick, ps.id, ps.seq, ps.next)
 		if err := ps.lc.send(buf); err != nil {
@@ -224,6 +228,7 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 	}
 	hist, codes, closes := e.merged()
 	rep.Latency = Summarize(hist)
+	rep.SendLag = Summarize(lagHist)
 	_, rep.OtherFrames = e.totals()
 	if len(codes) > 0 {
 		rep.ErrorCodes = codes

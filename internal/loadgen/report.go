@@ -40,22 +40,26 @@ type Report struct {
 	ClosedDuringRun int64  `json:"closed_during_run"`
 
 	// fanout / sweep step
-	Sent             uint64           `json:"sent"`
-	Unsent           uint64           `json:"unsent"` // scheduled messages not sent: the publisher's connection was closed
-	Expected         uint64           `json:"expected"`
-	Delivered        uint64           `json:"delivered"`
-	Lost             uint64           `json:"lost"`
-	Dup              uint64           `json:"dup"`
-	Reordered        uint64           `json:"reordered"`
-	OtherFrames      uint64           `json:"other_frames"`
-	PublishPerSec    float64          `json:"publish_per_s"`
-	DeliveriesPerSec float64          `json:"deliveries_per_s"`
-	Latency          LatencySummary   `json:"latency"`
-	ErrorCodes       map[string]int64 `json:"error_codes,omitempty"`
-	CloseCodes       map[int]int64    `json:"close_codes,omitempty"`
-	GeneratorCPU     CPUStats         `json:"generator_cpu"`
-	Server           *ServerStats     `json:"server,omitempty"`
-	Timeline         []Second         `json:"timeline,omitempty"`
+	Sent             uint64         `json:"sent"`
+	Unsent           uint64         `json:"unsent"` // scheduled messages not sent: the publisher's connection was closed
+	Expected         uint64         `json:"expected"`
+	Delivered        uint64         `json:"delivered"`
+	Lost             uint64         `json:"lost"`
+	Dup              uint64         `json:"dup"`
+	Reordered        uint64         `json:"reordered"`
+	OtherFrames      uint64         `json:"other_frames"`
+	PublishPerSec    float64        `json:"publish_per_s"`
+	DeliveriesPerSec float64        `json:"deliveries_per_s"`
+	Latency          LatencySummary `json:"latency"`
+	// SendLag is how late the generator itself sent messages relative to
+	// their intended times (after warmup); it is part of Latency, so a large
+	// SendLag means the generator, not the server, was the bottleneck.
+	SendLag      LatencySummary   `json:"send_lag"`
+	ErrorCodes   map[string]int64 `json:"error_codes,omitempty"`
+	CloseCodes   map[int]int64    `json:"close_codes,omitempty"`
+	GeneratorCPU CPUStats         `json:"generator_cpu"`
+	Server       *ServerStats     `json:"server,omitempty"`
+	Timeline     []Second         `json:"timeline,omitempty"`
 
 	// connect
 	ConnectPerSec float64         `json:"connect_per_s,omitempty"`
@@ -133,6 +137,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "  throughput: %.0f publishes/s, %.0f deliveries/s\n", r.PublishPerSec, r.DeliveriesPerSec)
 		l := r.Latency
 		fmt.Fprintf(w, "  latency ms (after warmup, n=%d): p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", l.Count, l.P50Ms, l.P90Ms, l.P99Ms, l.P999Ms, l.MaxMs)
+		sl := r.SendLag
+		fmt.Fprintf(w, "  generator send lag ms (included above): p50 %.2f  p99 %.2f  max %.2f\n", sl.P50Ms, sl.P99Ms, sl.MaxMs)
 	}
 	if r.Churn != nil {
 		c := r.Churn
