@@ -184,24 +184,35 @@ func scenarios(cfg *Config) []abuseScenario {
 				return false, err.Error()
 			}
 			defer c.Close()
-			go func() {
-				var b []byte
-				for i := 0; i < 400; i++ {
-					b = appendFrame(b, opText, []byte(`{"type":"listrooms"}`))
+			// Lock-step: one command, then its answer. That is still far over
+			// 20/s, and the server's receive buffer is empty when it closes, so
+			// the close frame is not lost to a TCP reset.
+			limited, deadline := 0, time.Now().Add(15*time.Second)
+			for i := 0; i < 400; i++ {
+				if _, err := c.Write(appendFrame(nil, opText, []byte(`{"type":"listrooms"}`))); err != nil {
+					return false, fmt.Sprintf("write failed after %d commands, %d rate_limited, no close 4029: %v", i, limited, err)
 				}
-				_, _ = c.Write(b)
-			}()
-			limited := false
-			_, code, err := r.waitFor(time.Now().Add(15*time.Second), func(op byte, p []byte) bool {
-				if bytes.Contains(p, []byte(`"rate_limited"`)) {
-					limited = true
+				op, p, err := r.next(deadline)
+				for err == nil && op != opText && op != opClose {
+					op, p, err = r.next(deadline)
 				}
-				return false
-			})
-			if limited && code == 4029 {
-				return true, "rate_limited errors, then close 4029"
+				switch {
+				case err != nil:
+					return false, fmt.Sprintf("after %d commands (%d rate_limited): %v, no close 4029", i+1, limited, err)
+				case op == opClose:
+					code := 1005
+					if len(p) >= 2 {
+						code = int(binary.BigEndian.Uint16(p))
+					}
+					if limited > 0 && code == 4029 {
+						return true, fmt.Sprintf("%d rate_limited errors, then close 4029 after %d commands", limited, i+1)
+					}
+					return false, fmt.Sprintf("closed with %d after %d commands and %d rate_limited errors (want rate_limited, then 4029)", code, i+1, limited)
+				case bytes.Contains(p, []byte(`"rate_limited"`)):
+					limited++
+				}
 			}
-			return false, fmt.Sprintf("rate_limited seen=%v, close code %d (want 4029), err %v", limited, code, err)
+			return false, fmt.Sprintf("400 commands sent, %d rate_limited, never closed with 4029", limited)
 		}},
 		{"no_pong", func(ctx context.Context, a *abuser) (bool, string) {
 			// The server pings every 25 s and closes 10 s after without a pong.
@@ -293,26 +304,33 @@ func startFlooders(ctx context.Context, a *abuser, n int) func() {
 }
 
 // RunAbuse runs a fanout in the default room (Rooms is forced to 1) while
-// misbehaving clients in the same room each try one abuse: a slow reader
-// (expects close 4008), an oversized frame (1009), malformed JSON (error
-// bad_json, connection stays open), a command flood (rate_limited, then
-// 4029), a client that never answers pings (closed; needs Duration ≥ 40s,
-// else skipped) and a slowloris handshake (dropped). The well-behaved
-// clients must still receive everything.
+// misbehaving clients in the same room (those named in Scenarios, or all)
+// each try one abuse: a slow reader (expects close 4008; needs Duration ≥
+// 15s), an oversized frame (1009), malformed JSON (error bad_json, the
+// connection stays open), a command flood (rate_limited, then 4029), a
+// client that never answers pings (closed; needs Duration ≥ 40s, else
+// skipped) and a slowloris handshake (dropped). The well-behaved clients
+// must still receive everything.
 func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.Rooms = 1
 	if err := cfg.Validate("fanout"); err != nil {
 		return nil, err
 	}
-	if cfg.Duration < 15*time.Second {
-		return nil, usageErr("-duration %v: abuse needs at least 15s", cfg.Duration)
+	selected, err := selectScenarios(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range selected {
+		if sc.name == "slow_reader" && cfg.Duration < 15*time.Second {
+			return nil, usageErr("-duration %v: the slow_reader scenario needs at least 15s", cfg.Duration)
+		}
 	}
 	var results []AbuseResult
 	var mu sync.Mutex
 	side := func(ctx context.Context, e *engine) func(*Report) {
 		a := &abuser{e: e, cfg: &cfg}
 		var wg sync.WaitGroup
-		for _, sc := range scenarios(&cfg) {
+		for _, sc := range selected {
 			if sc.name == "no_pong" && cfg.Duration < 40*time.Second {
 				results = append(results, AbuseResult{Name: sc.name, Pass: true, Skipped: true, Detail: "skipped: needs -duration ≥ 40s (server pings every 25s, waits 10s)"})
 				continue
@@ -338,4 +356,35 @@ func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	return runFanout(ctx, &cfg, "abuse", side)
+}
+
+// ScenarioNames lists the abuse scenarios in the order they are defined.
+func ScenarioNames() []string {
+	var names []string
+	for _, sc := range scenarios(&Config{}) {
+		names = append(names, sc.name)
+	}
+	return names
+}
+
+func selectScenarios(cfg *Config) ([]abuseScenario, error) {
+	all := scenarios(cfg)
+	if strings.TrimSpace(cfg.Scenarios) == "" {
+		return all, nil
+	}
+	var out []abuseScenario
+	for _, name := range strings.Split(cfg.Scenarios, ",") {
+		name = strings.TrimSpace(name)
+		found := false
+		for _, sc := range all {
+			if sc.name == name {
+				out = append(out, sc)
+				found = true
+			}
+		}
+		if !found {
+			return nil, usageErr("-scenarios: unknown scenario %q (known: %s)", name, strings.Join(ScenarioNames(), ","))
+		}
+	}
+	return out, nil
 }

@@ -45,6 +45,8 @@ type Config struct {
 	MaxSteps int     `json:"max_steps"`
 	// Churn: reconnect cycles per second while the fanout runs.
 	ChurnRate float64 `json:"churn_rate"`
+	// Scenarios selects abuse scenarios by name, comma-separated; "" = all.
+	Scenarios string `json:"scenarios,omitempty"`
 	// Status, when set, receives a one-line live status about once a second.
 	Status func(line string) `json:"-"`
 
@@ -197,6 +199,9 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	if mode == "sweep" {
 		fs.Float64Var(&c.Step, "step", c.Step, "offered-load multiplier per step")
 		fs.IntVar(&c.MaxSteps, "max-steps", c.MaxSteps, "maximum steps")
+	}
+	if mode == "abuse" {
+		fs.StringVar(&c.Scenarios, "scenarios", c.Scenarios, "comma-separated abuse scenarios to run (default all): "+strings.Join(ScenarioNames(), ","))
 	}
 	if mode == "churn" {
 		fs.Float64Var(&c.ChurnRate, "churn-rate", c.ChurnRate, "reconnect cycles/s while the fanout runs")
