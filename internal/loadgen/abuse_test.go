@@ -55,6 +55,7 @@ func policyWS(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestAbuseScenarios(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

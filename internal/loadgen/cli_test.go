@@ -40,6 +40,7 @@ func TestMainUsage(t *testing.T) {
 }
 
 func TestMainFanoutWritesReports(t *testing.T) {
+	t.Parallel()
 	addr := startHub(t)
 	dir := t.TempDir()
 	jsonPath, htmlPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
@@ -69,6 +70,7 @@ func TestMainFanoutWritesReports(t *testing.T) {
 }
 
 func TestConnectAndChurn(t *testing.T) {
+	t.Parallel()
 	addr := startHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -94,6 +96,7 @@ func TestConnectAndChurn(t *testing.T) {
 }
 
 func TestCompatSeed(t *testing.T) {
+	t.Parallel()
 	// the gorilla baseline also accepts the seed dialect: form nickname, raw token subprotocol
 	addr := startHub(t)
 	cfg := DefaultConfig()

@@ -28,6 +28,7 @@ func startHub(t *testing.T) string {
 }
 
 func TestFanoutSmoke(t *testing.T) {
+	t.Parallel()
 	addr := startHub(t)
 	tests := []struct {
 		name               string
