@@ -40,6 +40,10 @@ type Config struct {
 	// ConnsPerSourceIP moves to the next 127.0.0.x source address after this
 	// many connections so ephemeral ports do not run out.
 	ConnsPerSourceIP int `json:"conns_per_source_ip"`
+	// ConnOffset shifts this process's connection slots when several
+	// generator processes share a machine (give each its own range, e.g.
+	// 0, 20000, 40000…) so their source addresses do not overlap.
+	ConnOffset int `json:"conn_offset"`
 	// Sweep: offered load is multiplied by Step per step, at most MaxSteps steps.
 	Step     float64 `json:"step"`
 	MaxSteps int     `json:"max_steps"`
@@ -94,6 +98,12 @@ func (c *Config) Validate(mode string) error {
 		return usageErr("-addr %q: missing port", c.Addr)
 	}
 	c.loopback = isLoopback(host)
+	if host == "localhost" {
+		c.Addr = net.JoinHostPort("127.0.0.1", port) // never ::1: source addresses are IPv4 loopback
+	}
+	if c.ConnOffset < 0 {
+		return usageErr("-conn-offset %d: must not be negative", c.ConnOffset)
+	}
 	if !c.loopback && !c.AllowRemote {
 		return usageErr("-addr %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", c.Addr)
 	}
@@ -186,7 +196,8 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Compat, "compat", c.Compat, `server dialect: "" (protocol v1) or "seed" (original ICS)`)
 	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "nickname/room prefix; unique per generator process")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "client event loops (0 = one per CPU)")
-	fs.IntVar(&c.ConnsPerSourceIP, "conns-per-ip", c.ConnsPerSourceIP, "connections per 127.0.0.x source address")
+	fs.IntVar(&c.ConnsPerSourceIP, "conns-per-ip", c.ConnsPerSourceIP, "connections per 127.x.y.z source address (0 = let the kernel pick)")
+	fs.IntVar(&c.ConnOffset, "conn-offset", c.ConnOffset, "first connection slot of this process (several generators: 0, 20000, 40000, …)")
 	fs.Float64Var(&c.MinRate, "min-rate", c.MinRate, "fail when deliveries/s (connect: connections/s) is below this")
 	if mode != "connect" {
 		fs.IntVar(&c.Rooms, "rooms", c.Rooms, "rooms")

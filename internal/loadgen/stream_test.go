@@ -191,3 +191,27 @@ func TestAppendFrameMasked(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceIP(t *testing.T) {
+	tests := []struct {
+		per, offset, i int
+		want           string
+	}{
+		{25000, 0, 0, "127.0.0.1"},
+		{25000, 0, 24999, "127.0.0.1"},
+		{25000, 0, 25000, "127.0.0.2"},
+		{25000, 20000, 5000, "127.0.0.2"},
+		{100, 0, 256 * 100, "127.0.1.1"},
+		{0, 0, 5, "<nil>"},
+	}
+	for _, tc := range tests {
+		cfg := DefaultConfig()
+		cfg.ConnsPerSourceIP, cfg.ConnOffset = tc.per, tc.offset
+		if err := cfg.Validate("connect"); err != nil {
+			t.Fatal(err)
+		}
+		if got := newDialer(&cfg).srcIP(tc.i).String(); got != tc.want {
+			t.Errorf("per %d offset %d slot %d: source %s, want %s", tc.per, tc.offset, tc.i, got, tc.want)
+		}
+	}
+}

@@ -201,7 +201,7 @@ func (d *dialer) srcIP(i int) net.IP {
 	if per <= 0 || !d.cfg.loopback {
 		return nil
 	}
-	k := i/per + 1 // 1-based host number within 127.0.0.0/8
+	k := (i+d.cfg.ConnOffset)/per + 1 // 1-based host number within 127.0.0.0/8
 	return net.IPv4(127, byte(k>>16), byte(k>>8), byte(k))
 }
 
