@@ -235,7 +235,7 @@ func scenarios(cfg *Config) []abuseScenario {
 					if len(p) >= 2 {
 						code = int(binary.BigEndian.Uint16(p))
 					}
-					return closeWanted(code, 1001, 4000, 1011), fmt.Sprintf("closed with %d", code)
+					return closeWanted(code, 1001, 4000), fmt.Sprintf("closed with %d (want 1001 or 4000)", code)
 				}
 			}
 		}},
