@@ -1,7 +1,13 @@
 package loadgen
 
 import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"math"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -213,5 +219,46 @@ func TestSourceIP(t *testing.T) {
 		if got := newDialer(&cfg).srcIP(tc.i).String(); got != tc.want {
 			t.Errorf("per %d offset %d slot %d: source %s, want %s", tc.per, tc.offset, tc.i, got, tc.want)
 		}
+	}
+}
+
+func TestHandshakeEcho(t *testing.T) {
+	tests := []struct {
+		name, echo string
+		strict, ok bool
+	}{
+		{"echo ics.v1", "ics.v1", true, true},
+		{"no echo strict", "", true, false},
+		{"no echo seed", "", false, true},
+		{"wrong echo", "other", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			defer client.Close()
+			go func() {
+				defer server.Close()
+				req, err := http.ReadRequest(bufio.NewReader(server))
+				if err != nil {
+					return
+				}
+				h := sha1.New()
+				h.Write([]byte(req.Header.Get("Sec-WebSocket-Key")))
+				h.Write(wsGUID)
+				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+					base64.StdEncoding.EncodeToString(h.Sum(nil)) + "\r\n"
+				if tc.echo != "" {
+					resp += "Sec-WebSocket-Protocol: " + tc.echo + "\r\n"
+				}
+				_, _ = server.Write([]byte(resp + "\r\n\x81\x02hi"))
+			}()
+			left, err := clientHandshake(context.Background(), client, "x", "/ws", "ics.v1, tok", tc.strict)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err == nil && string(left) != "\x81\x02hi" {
+				t.Fatalf("leftover %q, want the first frame", left)
+			}
+		})
 	}
 }

@@ -304,7 +304,7 @@ func (d *dialer) upgrade(ctx context.Context, i int, tok string) (net.Conn, []by
 	if err != nil {
 		return nil, nil, err
 	}
-	left, err := clientHandshake(ctx, conn, d.cfg.Addr, d.wsPath, d.subprotocol(tok))
+	left, err := clientHandshake(ctx, conn, d.cfg.Addr, d.wsPath, d.subprotocol(tok), d.cfg.Compat != CompatSeed)
 	if err != nil {
 		conn.Close()
 		return nil, nil, err
@@ -322,8 +322,9 @@ func (d *dialer) subprotocol(tok string) string {
 var wsGUID = []byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
 
 // clientHandshake writes the upgrade request on conn and reads the 101
-// response, returning any bytes read past it.
-func clientHandshake(ctx context.Context, conn net.Conn, host, path, proto string) ([]byte, error) {
+// response, returning any bytes read past it. With strictEcho the response
+// must echo one of the offered subprotocols, as browsers require.
+func clientHandshake(ctx context.Context, conn net.Conn, host, path, proto string, strictEcho bool) ([]byte, error) {
 	var keyRaw [16]byte
 	binary.LittleEndian.PutUint64(keyRaw[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(keyRaw[8:], rand.Uint64())
@@ -357,6 +358,16 @@ func clientHandshake(ctx context.Context, conn net.Conn, host, path, proto strin
 	h.Write(wsGUID)
 	if want := base64.StdEncoding.EncodeToString(h.Sum(nil)); resp.Header.Get("Sec-WebSocket-Accept") != want {
 		return nil, fmt.Errorf("bad Sec-WebSocket-Accept %q, want %q", resp.Header.Get("Sec-WebSocket-Accept"), want)
+	}
+	if strictEcho && proto != "" {
+		echo := resp.Header.Get("Sec-WebSocket-Protocol")
+		offered := false
+		for _, p := range strings.Split(proto, ",") {
+			offered = offered || strings.TrimSpace(p) == echo
+		}
+		if !offered {
+			return nil, fmt.Errorf("101 response echoed subprotocol %q, want one of %q (browsers refuse this)", echo, proto)
+		}
 	}
 	if n := br.Buffered(); n > 0 {
 		left, _ := br.Peek(n)
