@@ -53,6 +53,7 @@ func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	stats := &ChurnStats{}
 	side := func(ctx context.Context, e *engine) func(*Report) {
+		e.churn.Store(stats)
 		workers := int(math.Min(math.Max(cfg.ChurnRate/2, 1), 64))
 		interval := time.Duration(float64(workers) / cfg.ChurnRate * float64(time.Second))
 		var wg sync.WaitGroup

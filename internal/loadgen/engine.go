@@ -60,6 +60,7 @@ type engine struct {
 	measureFrom atomic.Int64 // latencies of messages intended before this (unix ns) are not in hist
 	pubsPerRoom int
 	closedN     atomic.Int64
+	churn       atomic.Pointer[ChurnStats] // set by a churn run, sampled by the timeline
 	stopOnce    sync.Once
 }
 

@@ -133,7 +133,7 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 	tlWG.Add(1)
 	go func() {
 		defer tlWG.Done()
-		rep.Timeline = timeline(e, &totalSent, rep.ConnsUp, start, tlDone, cfg.Status, nil)
+		rep.Timeline = timeline(e, &totalSent, rep.ConnsUp, start, tlDone, cfg.Status)
 	}()
 	pubCtx, pubCancel := context.WithDeadline(ctx, time.Unix(0, end))
 	var finishSide func(*Report)
@@ -386,7 +386,7 @@ func waitJoined(ctx context.Context, cfg *Config, conns []*lgConn, timeout time.
 }
 
 // timeline samples the engine once a second from start until done closes.
-func timeline(e *engine, sent *atomic.Uint64, up int, start int64, done <-chan struct{}, status func(string), churn *ChurnStats) []Second {
+func timeline(e *engine, sent *atomic.Uint64, up int, start int64, done <-chan struct{}, status func(string)) []Second {
 	var out []Second
 	if d := time.Duration(start - e.nowNs()); d > 0 {
 		select {
@@ -411,15 +411,19 @@ func timeline(e *engine, sent *atomic.Uint64, up int, start int64, done <-chan s
 		sum := Summarize(h)
 		pt := Second{T: sec, Sent: s - lastSent, Deliveries: n, P50Ms: sum.P50Ms, P90Ms: sum.P90Ms,
 			P99Ms: sum.P99Ms, MaxMs: sum.MaxMs, ConnsUp: up - int(e.closedN.Load())}
-		if churn != nil {
-			pt.ChurnCycles, pt.ChurnFailures = churn.cycles.Load(), churn.failures.Load()
+		if churn := e.churn.Load(); churn != nil {
+			pt.ChurnCycles, pt.ChurnFailures = churn.cycles.Load(), churn.failures.Load()+churn.refused.Load()
 		}
 		lastSent = s
 		out = append(out, pt)
 		maxP99 = math.Max(maxP99, sum.P99Ms)
 		if status != nil {
-			status(fmt.Sprintf("t=%ds conns %d | %d msgs/s sent | %d deliveries/s | p99 %.2f ms (worst second %.2f ms)",
-				sec+1, pt.ConnsUp, pt.Sent, pt.Deliveries, sum.P99Ms, maxP99))
+			line := fmt.Sprintf("t=%ds conns %d | %d msgs/s sent | %d deliveries/s | p99 %.2f ms (worst second %.2f ms)",
+				sec+1, pt.ConnsUp, pt.Sent, pt.Deliveries, sum.P99Ms, maxP99)
+			if e.churn.Load() != nil {
+				line += fmt.Sprintf(" | churn %d cycles, %d failed", pt.ChurnCycles, pt.ChurnFailures)
+			}
+			status(line)
 		}
 	}
 }
