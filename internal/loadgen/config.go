@@ -28,6 +28,7 @@ type Config struct {
 	Duration    time.Duration `json:"duration"`     // publish (or hold) time, warmup included
 	Warmup      time.Duration `json:"warmup"`       // leading part of Duration excluded from latency
 	Drain       time.Duration `json:"drain"`        // how long to wait for in-flight messages after publishing stops
+	Settle      time.Duration `json:"settle"`       // at most this long to wait for membership events to drain before publishing
 	MaxP99      time.Duration `json:"max_p99"`      // fail (sweep: stop) when p99 exceeds it; 0 = off
 	MinRate     float64       `json:"min_rate"`     // fail when deliveries/s is below it; 0 = off
 	ConnectRate float64       `json:"connect_rate"` // new connections/s while setting up a fanout
@@ -69,6 +70,7 @@ func DefaultConfig() Config {
 		Duration:         10 * time.Second,
 		Warmup:           2 * time.Second,
 		Drain:            5 * time.Second,
+		Settle:           60 * time.Second,
 		ConnectRate:      2000,
 		Prefix:           fmt.Sprintf("lg%d", os.Getpid()%100000),
 		ConnsPerSourceIP: 25000,
@@ -205,6 +207,7 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 		fs.IntVar(&c.Size, "size", c.Size, "message body bytes")
 		fs.DurationVar(&c.MaxP99, "max-p99", c.MaxP99, "fail (sweep: stop) when p99 latency exceeds this; 0 = off")
 		fs.DurationVar(&c.Drain, "drain", c.Drain, "wait this long for in-flight messages after publishing stops")
+		fs.DurationVar(&c.Settle, "settle", c.Settle, "before publishing, wait at most this long for join/leave events to stop arriving")
 		fs.Float64Var(&c.ConnectRate, "connect-rate", c.ConnectRate, "new connections/s during setup")
 	}
 	if mode == "sweep" {

@@ -94,6 +94,13 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 	if err := setupRooms(ctx, cfg, conns, rep, status); err != nil {
 		return rep, err
 	}
+	// Membership events (joined/left, O(room size²) frames in total) must
+	// have drained before publishing, or they would queue ahead of the
+	// measured messages.
+	settleStart := time.Now()
+	settle(ctx, e, cfg.Settle, status)
+	rep.SettleSec = time.Since(settleStart).Seconds()
+	markUnjoined(conns, rep)
 	members := make([]uint64, R)
 	for _, lc := range conns {
 		if lc != nil && lc.room >= 0 {
@@ -340,7 +347,13 @@ func setupRooms(ctx context.Context, cfg *Config, conns []*lgConn, rep *Report, 
 			lc.sh.mu.Unlock()
 		}
 	}
-	waitJoined(ctx, cfg, others, 30*time.Second)
+	waitJoined(ctx, cfg, others, 30*time.Second+time.Duration(len(others))*time.Second/250)
+	return ctx.Err()
+}
+
+// markUnjoined takes connections that never confirmed their room out of the
+// accounting (room -1) and records a failure.
+func markUnjoined(conns []*lgConn, rep *Report) {
 	missing := 0
 	for _, lc := range conns {
 		if lc != nil && !lc.joined.Load() {
@@ -353,7 +366,24 @@ func setupRooms(ctx context.Context, cfg *Config, conns []*lgConn, rep *Report, 
 	if missing > 0 {
 		rep.failf("rooms: %d connections never confirmed joining their room", missing)
 	}
-	return ctx.Err()
+}
+
+// settle waits until no non-message frames arrived for 600 ms, at most max.
+func settle(ctx context.Context, e *engine, max time.Duration, status func(string, ...any)) {
+	deadline := time.Now().Add(max)
+	_, last := e.totals()
+	quiet := 0
+	for quiet < 3 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		_, other := e.totals()
+		if other == last {
+			quiet++
+		} else {
+			quiet = 0
+			status("waiting for membership events to drain (%d frames so far)", other)
+		}
+		last = other
+	}
 }
 
 // waitJoined waits until every connection saw its own joined event; in the

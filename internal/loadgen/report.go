@@ -33,11 +33,12 @@ type Report struct {
 	WallSec  float64   `json:"wall_s"`
 	Failures []string  `json:"failures"`
 
-	ConnsWanted     int    `json:"conns_wanted"`
-	ConnsUp         int    `json:"conns_up"`
-	ConnectErrors   int    `json:"connect_errors"`
-	ConnectError    string `json:"connect_error,omitempty"`
-	ClosedDuringRun int64  `json:"closed_during_run"`
+	ConnsWanted     int     `json:"conns_wanted"`
+	ConnsUp         int     `json:"conns_up"`
+	ConnectErrors   int     `json:"connect_errors"`
+	ConnectError    string  `json:"connect_error,omitempty"`
+	ClosedDuringRun int64   `json:"closed_during_run"`
+	SettleSec       float64 `json:"settle_s,omitempty"` // time spent waiting for membership events before publishing
 
 	// fanout / sweep step
 	Sent             uint64         `json:"sent"`
