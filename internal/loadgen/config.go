@@ -32,12 +32,12 @@ type Config struct {
 	MaxP99      time.Duration `json:"max_p99"`      // fail (sweep: stop) when p99 exceeds it; 0 = off
 	MinRate     float64       `json:"min_rate"`     // fail when deliveries/s is below it; 0 = off
 	ConnectRate float64       `json:"connect_rate"` // new connections/s while setting up a fanout
-	JSONFile    string        `json:"-"`
-	HTMLFile    string        `json:"-"`
-	ServerPID   int           `json:"server_pid"` // server process to sample in /proc; 0 = try /metrics
-	Compat      string        `json:"compat"`     // "" or CompatSeed
-	Prefix      string        `json:"prefix"`     // nickname and room prefix, unique per generator process
-	Loops       int           `json:"loops"`      // gnet event loops; 0 = one per CPU
+	JSONFile    string        `json:"-"`            // Main writes Report.WriteJSON here; Run* ignore it
+	HTMLFile    string        `json:"-"`            // Main writes Report.WriteHTML here; Run* ignore it
+	ServerPID   int           `json:"server_pid"`   // server process to sample in /proc; 0 = try /metrics
+	Compat      string        `json:"compat"`       // "" or CompatSeed
+	Prefix      string        `json:"prefix"`       // nickname and room prefix, unique per generator process
+	Loops       int           `json:"loops"`        // gnet event loops; 0 = one per CPU
 	// ConnsPerSourceIP moves to the next 127.0.0.x source address after this
 	// many connections so ephemeral ports do not run out.
 	ConnsPerSourceIP int `json:"conns_per_source_ip"`
