@@ -156,7 +156,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "  close codes: %s\n", fmtCounts(m))
 	}
 	g := r.GeneratorCPU
-	fmt.Fprintf(w, "  generator CPU: user %.2fs sys %.2fs (%.0f%% of a core)\n", g.UserSec, g.SysSec, g.Percent)
+	fmt.Fprintf(w, "  generator: CPU user %.2fs sys %.2fs (%.0f%% of a core), peak RSS %.1f MiB\n", g.UserSec, g.SysSec, g.Percent, float64(g.PeakRSSBytes)/(1<<20))
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, "  server (%s): CPU %.2fs (%.0f%% of a core), RSS %.1f → %.1f MiB", s.Source, s.CPUSec, s.CPUPercent,
 			float64(s.RSSBytesBefore)/(1<<20), float64(s.RSSBytesAfter)/(1<<20))

@@ -39,11 +39,27 @@ func cpuTimes() (user, sys time.Duration) {
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
-// CPUStats is CPU use over a run.
+// CPUStats is the generator's own resource use over a run.
 type CPUStats struct {
-	UserSec float64 `json:"user_s"`
-	SysSec  float64 `json:"sys_s"`
-	Percent float64 `json:"percent"` // of one core over the wall time
+	UserSec      float64 `json:"user_s"`
+	SysSec       float64 `json:"sys_s"`
+	Percent      float64 `json:"percent"`        // of one core over the wall time
+	PeakRSSBytes int64   `json:"peak_rss_bytes"` // VmHWM of the generator process
+}
+
+// peakRSS reads this process's VmHWM from /proc/self/status (0 if unknown).
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 type cpuMark struct {
@@ -56,7 +72,7 @@ func markCPU() cpuMark { u, s := cpuTimes(); return cpuMark{u, s, time.Now()} }
 func (m cpuMark) since() CPUStats {
 	u, s := cpuTimes()
 	wall := time.Since(m.at).Seconds()
-	st := CPUStats{UserSec: (u - m.u).Seconds(), SysSec: (s - m.s).Seconds()}
+	st := CPUStats{UserSec: (u - m.u).Seconds(), SysSec: (s - m.s).Seconds(), PeakRSSBytes: peakRSS()}
 	if wall > 0 {
 		st.Percent = 100 * (st.UserSec + st.SysSec) / wall
 	}
