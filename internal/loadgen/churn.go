@@ -95,6 +95,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		return
 	}
 	next := time.Now()
+	defer func() { release(e.d, slot, tok) }()
 	for ctx.Err() == nil {
 		conn, _, err := e.d.upgrade(ctx, slot, tok)
 		if err != nil {
@@ -103,6 +104,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 			}
 			return
 		}
+		tok = "" // used
 		if cfg.Rooms > 1 {
 			_, _ = conn.Write(appendFrame(nil, opText, []byte(`{"type":"switchroom","args":{"room":"`+cfg.roomName(0)+`"}}`)))
 		}
@@ -134,8 +136,29 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 			}
 		}
 	}
-	// Leave the last token unused: it frees its nickname when it expires;
-	// the nickname prefix is unique per generator process.
+}
+
+// release spends an unused token on a connection that sends exit, so the
+// server frees the nickname now instead of when the token expires.
+func release(d *dialer, slot int, tok string) {
+	if tok == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, _, err := d.upgrade(ctx, slot, tok)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = conn.Write(appendFrame(nil, opText, []byte(`{"type":"exit"}`)))
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 4096)
+	for { // until the server closes (exit answers with close 1000) or a second passes
+		if _, err := conn.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 func drain(c net.Conn) {
