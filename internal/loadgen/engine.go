@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -369,5 +368,5 @@ func errSummary(errs []error) string {
 	if len(errs) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%d errors, first: %v", len(errs), errors.Join(errs[0]))
+	return fmt.Sprintf("%d errors, first: %v", len(errs), errs[0])
 }
