@@ -1,0 +1,188 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ChurnStats counts reconnect cycles of a churn run.
+type ChurnStats struct {
+	Cycles        int64            `json:"cycles"`         // upgrade, drop and re-auth of the dropped nickname completed
+	Failures      int64            `json:"failures"`       // cycles that failed for another reason
+	ReauthRefused int64            `json:"reauth_refused"` // re-auth of a dropped nickname still refused after ReauthWait
+	Errors        map[string]int64 `json:"errors,omitempty"`
+
+	cycles, failures, refused atomic.Int64
+	mu                        sync.Mutex
+}
+
+// ReauthWait is how long a churn cycle retries /auth for a nickname whose
+// connection it just dropped (the server needs a moment to see the close).
+const ReauthWait = 3 * time.Second
+
+func (c *ChurnStats) fail(err error) {
+	c.failures.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.Errors == nil {
+		c.Errors = map[string]int64{}
+	}
+	c.Errors[truncate(err.Error(), 120)]++
+}
+
+// RunChurn runs a fanout (see RunFanout) while a reconnect storm of
+// ChurnRate cycles per second hits the same server: each cycle upgrades a
+// connection with a fresh token, stays in the first room a random 0–200 ms,
+// drops the socket (abruptly or with a close frame) and re-authenticates
+// the same nickname, which must succeed within ReauthWait (the nickname was
+// freed). The fanout's invariants must hold throughout.
+func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Validate("churn"); err != nil {
+		return nil, err
+	}
+	if cfg.ChurnRate <= 0 {
+		return nil, usageErr("-churn-rate %v: must be positive", cfg.ChurnRate)
+	}
+	stats := &ChurnStats{}
+	side := func(ctx context.Context, e *engine) func(*Report) {
+		e.churn.Store(stats)
+		workers := int(math.Min(math.Max(cfg.ChurnRate/2, 1), 64))
+		interval := time.Duration(float64(workers) / cfg.ChurnRate * float64(time.Second))
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				churnWorker(ctx, e, &cfg, stats, w, interval)
+			}(w)
+		}
+		return func(r *Report) {
+			wg.Wait()
+			stats.Cycles, stats.ReauthRefused = stats.cycles.Load(), stats.refused.Load()
+			stats.Failures = stats.failures.Load()
+			r.Churn = stats
+			if stats.ReauthRefused > 0 {
+				r.failf("churn: %d re-auths of dropped nicknames refused for %v (nickname not freed)", stats.ReauthRefused, ReauthWait)
+			}
+			if stats.Failures > 0 {
+				r.failf("churn: %d reconnect cycles failed: %v", stats.Failures, stats.Errors)
+			}
+			if stats.Cycles == 0 {
+				r.failf("churn: no reconnect cycle completed")
+			}
+		}
+	}
+	return runFanout(ctx, &cfg, "churn", side)
+}
+
+func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w int, interval time.Duration) {
+	nick := fmt.Sprintf("%s_c%d", cfg.Prefix, w)
+	slot := cfg.Conns + w // source-address slot beyond the fanout's
+	time.Sleep(time.Duration(rand.Int64N(int64(interval) + 1)))
+	tok, err := e.d.auth(ctx, nick)
+	if err != nil {
+		if ctx.Err() == nil {
+			st.fail(err)
+		}
+		return
+	}
+	next := time.Now()
+	defer func() { release(e.d, slot, tok) }()
+	for ctx.Err() == nil {
+		conn, _, err := e.d.upgrade(ctx, slot, tok)
+		if err != nil {
+			if ctx.Err() == nil {
+				st.fail(fmt.Errorf("upgrade %s: %w", nick, err))
+			}
+			return
+		}
+		tok = "" // used
+		if cfg.Rooms > 1 {
+			_, _ = conn.Write(appendFrame(nil, opText, []byte(`{"type":"switchroom","args":{"room":"`+cfg.roomName(0)+`"}}`)))
+		}
+		go drain(conn) // read and discard so the server never sees a slow consumer
+		time.Sleep(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
+		if rand.IntN(2) == 0 {
+			_, _ = conn.Write(appendFrame(nil, opClose, closePayload(1000, "")))
+		}
+		_ = conn.Close()
+		tok, err = reauth(ctx, e.d, nick)
+		switch {
+		case ctx.Err() != nil && err != nil:
+			return
+		case err != nil:
+			var ae *AuthError
+			if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+				st.refused.Add(1)
+			} else {
+				st.fail(err)
+			}
+			return
+		}
+		st.cycles.Add(1)
+		next = next.Add(interval)
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
+		}
+	}
+}
+
+// release spends an unused token on a connection that sends exit, so the
+// server frees the nickname now instead of when the token expires.
+func release(d *dialer, slot int, tok string) {
+	if tok == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, _, err := d.upgrade(ctx, slot, tok)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = conn.Write(appendFrame(nil, opText, []byte(`{"type":"exit"}`)))
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 4096)
+	for { // until the server closes (exit answers with close 1000) or a second passes
+		if _, err := conn.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func drain(c net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// reauth retries /auth for nick on 409 until ReauthWait passes.
+func reauth(ctx context.Context, d *dialer, nick string) (string, error) {
+	deadline := time.Now().Add(ReauthWait)
+	for {
+		tok, err := d.auth(ctx, nick)
+		var ae *AuthError
+		if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusConflict || time.Now().After(deadline) {
+			return tok, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

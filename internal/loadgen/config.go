@@ -1,0 +1,239 @@
+package loadgen
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// CompatSeed selects the original ICS server dialect: the nickname as a form
+// field to /auth, the raw token as Sec-WebSocket-Protocol, args.from on
+// messages and no membership events to wait for.
+const CompatSeed = "seed"
+
+// Config is every knob of a run. Use DefaultConfig and override fields.
+type Config struct {
+	Addr        string        `json:"addr"`         // server host:port
+	AllowRemote bool          `json:"allow_remote"` // permit a non-loopback Addr
+	Conns       int           `json:"conns"`        // connections (fanout, connect, churn, abuse)
+	Rooms       int           `json:"rooms"`        // rooms the connections are spread over
+	Publishers  int           `json:"publishers"`   // publishers per room
+	Rate        float64       `json:"rate"`         // messages/s per publisher (connect: connections/s)
+	Size        int           `json:"size"`         // message body bytes
+	Duration    time.Duration `json:"duration"`     // publish (or hold) time, warmup included
+	Warmup      time.Duration `json:"warmup"`       // leading part of Duration excluded from latency
+	Drain       time.Duration `json:"drain"`        // how long to wait for in-flight messages after publishing stops
+	Settle      time.Duration `json:"settle"`       // at most this long to wait for membership events to drain before publishing
+	MaxP99      time.Duration `json:"max_p99"`      // fail (sweep: stop) when p99 exceeds it; 0 = off
+	MinRate     float64       `json:"min_rate"`     // fail when deliveries/s is below it; 0 = off
+	ConnectRate float64       `json:"connect_rate"` // new connections/s while setting up a fanout
+	JSONFile    string        `json:"-"`            // Main writes Report.WriteJSON here; Run* ignore it
+	HTMLFile    string        `json:"-"`            // Main writes Report.WriteHTML here; Run* ignore it
+	ServerPID   int           `json:"server_pid"`   // server process to sample in /proc; 0 = try /metrics
+	Compat      string        `json:"compat"`       // "" or CompatSeed
+	Prefix      string        `json:"prefix"`       // nickname and room prefix, unique per generator process
+	Loops       int           `json:"loops"`        // gnet event loops; 0 = one per CPU
+	// ConnsPerSourceIP moves to the next 127.0.0.x source address after this
+	// many connections so ephemeral ports do not run out.
+	ConnsPerSourceIP int `json:"conns_per_source_ip"`
+	// ConnOffset shifts this process's connection slots when several
+	// generator processes share a machine (give each its own range, e.g.
+	// 0, 20000, 40000…) so their source addresses do not overlap.
+	ConnOffset int `json:"conn_offset"`
+	// Sweep: offered load is multiplied by Step per step, at most MaxSteps steps.
+	Step     float64 `json:"step"`
+	MaxSteps int     `json:"max_steps"`
+	// Churn: reconnect cycles per second while the fanout runs.
+	ChurnRate float64 `json:"churn_rate"`
+	// Scenarios selects abuse scenarios by name, comma-separated; "" = all.
+	Scenarios string `json:"scenarios,omitempty"`
+	// Status, when set, receives a one-line live status about once a second.
+	Status func(line string) `json:"-"`
+
+	loopback bool
+}
+
+// DefaultConfig returns the defaults the command line starts from.
+func DefaultConfig() Config {
+	return Config{
+		Addr:             "127.0.0.1:8080",
+		Conns:            100,
+		Rooms:            1,
+		Publishers:       1,
+		Rate:             10,
+		Size:             100,
+		Duration:         10 * time.Second,
+		Warmup:           2 * time.Second,
+		Drain:            5 * time.Second,
+		Settle:           60 * time.Second,
+		ConnectRate:      2000,
+		Prefix:           fmt.Sprintf("lg%d", os.Getpid()%100000),
+		ConnsPerSourceIP: 25000,
+		Step:             1.5,
+		MaxSteps:         12,
+		ChurnRate:        20,
+	}
+}
+
+// errHelp marks an explicit -h.
+var errHelp = errors.New("help requested")
+
+// ErrUsage marks configuration errors (exit status 2 on the command line).
+var ErrUsage = errors.New("usage")
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, a...))
+}
+
+// Validate checks c and resolves derived fields. Errors wrap ErrUsage.
+func (c *Config) Validate(mode string) error {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return usageErr("-addr %q: %v", c.Addr, err)
+	}
+	if port == "" {
+		return usageErr("-addr %q: missing port", c.Addr)
+	}
+	c.loopback = isLoopback(host)
+	if host == "localhost" {
+		c.Addr = net.JoinHostPort("127.0.0.1", port) // never ::1: source addresses are IPv4 loopback
+	}
+	if c.ConnOffset < 0 {
+		return usageErr("-conn-offset %d: must not be negative", c.ConnOffset)
+	}
+	if !c.loopback && !c.AllowRemote {
+		return usageErr("-addr %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", c.Addr)
+	}
+	if c.Compat != "" && c.Compat != CompatSeed {
+		return usageErr("-compat %q: only %q is known", c.Compat, CompatSeed)
+	}
+	switch {
+	case c.Conns < 1:
+		return usageErr("-conns %d: need at least 1", c.Conns)
+	case c.Duration <= 0:
+		return usageErr("-duration %v: must be positive", c.Duration)
+	case c.Warmup < 0 || c.Warmup >= c.Duration:
+		return usageErr("-warmup %v: must be in [0, -duration %v)", c.Warmup, c.Duration)
+	case c.Rate <= 0:
+		return usageErr("-rate %v: must be positive", c.Rate)
+	case c.ConnectRate <= 0:
+		return usageErr("-connect-rate %v: must be positive", c.ConnectRate)
+	case !nameOK(c.Prefix + "_x"):
+		return usageErr("-prefix %q: nicknames must match ^[A-Za-z_][A-Za-z0-9_-]{1,31}$", c.Prefix)
+	}
+	if mode == "fanout" || mode == "sweep" || mode == "churn" {
+		switch {
+		case c.Rooms < 1 || c.Rooms > c.Conns:
+			return usageErr("-rooms %d: must be in [1, -conns %d]", c.Rooms, c.Conns)
+		case c.Publishers < 1 || c.Publishers*c.Rooms > c.Conns:
+			return usageErr("-publishers %d per room × -rooms %d exceeds -conns %d", c.Publishers, c.Rooms, c.Conns)
+		case c.Size < 0 || c.Size > 60<<10:
+			return usageErr("-size %d: must be in [0, 61440]", c.Size)
+		}
+	}
+	if mode == "sweep" && (c.Step <= 1 || c.MaxSteps < 1) {
+		return usageErr("-step %v / -max-steps %d: need step > 1 and at least one step", c.Step, c.MaxSteps)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.To4() != nil && ip.To4()[0] == 127
+}
+
+func nameOK(s string) bool {
+	if len(s) < 2 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alpha := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if i == 0 && !alpha {
+			return false
+		}
+		if !alpha && !(c >= '0' && c <= '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// nick is the nickname of connection i.
+func (c *Config) nick(i int) string { return fmt.Sprintf("%s_%d", c.Prefix, i) }
+
+// roomName is the name of room r; with one room it is "global".
+func (c *Config) roomName(r int) string {
+	if c.Rooms == 1 {
+		return "global"
+	}
+	return fmt.Sprintf("%s_r%d", c.Prefix, r)
+}
+
+// FlagSet returns a flag set for mode bound to c.
+func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("loadgen "+mode, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "server host:port (loopback only unless -allow-remote)")
+	fs.BoolVar(&c.AllowRemote, "allow-remote", c.AllowRemote, "allow a non-loopback -addr")
+	fs.IntVar(&c.Conns, "conns", c.Conns, "connections")
+	rateHelp := "messages/s per publisher (open loop)"
+	if mode == "connect" {
+		rateHelp = "new connections/s (auth + upgrade)"
+	}
+	fs.Float64Var(&c.Rate, "rate", c.Rate, rateHelp)
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "run time (fanout: publishing time incl. warmup; connect: idle hold)")
+	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "leading time excluded from latency figures")
+	fs.StringVar(&c.JSONFile, "json", c.JSONFile, "write the full report as JSON to this file")
+	fs.StringVar(&c.HTMLFile, "html", c.HTMLFile, "write a self-contained HTML report with charts to this file")
+	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "server process id for CPU and RSS from /proc (else /metrics is tried)")
+	fs.StringVar(&c.Compat, "compat", c.Compat, `server dialect: "" (protocol v1) or "seed" (original ICS)`)
+	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "nickname/room prefix; unique per generator process")
+	fs.IntVar(&c.Loops, "loops", c.Loops, "client event loops (0 = one per CPU)")
+	fs.IntVar(&c.ConnsPerSourceIP, "conns-per-ip", c.ConnsPerSourceIP, "connections per 127.x.y.z source address (0 = let the kernel pick)")
+	fs.IntVar(&c.ConnOffset, "conn-offset", c.ConnOffset, "first connection slot of this process (several generators: 0, 20000, 40000, …)")
+	fs.Float64Var(&c.MinRate, "min-rate", c.MinRate, "fail when deliveries/s (connect: connections/s) is below this")
+	if mode != "connect" {
+		fs.IntVar(&c.Rooms, "rooms", c.Rooms, "rooms")
+		fs.IntVar(&c.Publishers, "publishers", c.Publishers, "publishers per room")
+		fs.IntVar(&c.Size, "size", c.Size, "message body bytes")
+		fs.DurationVar(&c.MaxP99, "max-p99", c.MaxP99, "fail (sweep: stop) when p99 latency exceeds this; 0 = off")
+		fs.DurationVar(&c.Drain, "drain", c.Drain, "wait this long for in-flight messages after publishing stops")
+		fs.DurationVar(&c.Settle, "settle", c.Settle, "before publishing, wait at most this long for join/leave events to stop arriving")
+		fs.Float64Var(&c.ConnectRate, "connect-rate", c.ConnectRate, "new connections/s during setup")
+	}
+	if mode == "sweep" {
+		fs.Float64Var(&c.Step, "step", c.Step, "offered-load multiplier per step")
+		fs.IntVar(&c.MaxSteps, "max-steps", c.MaxSteps, "maximum steps")
+	}
+	if mode == "abuse" {
+		fs.StringVar(&c.Scenarios, "scenarios", c.Scenarios, "comma-separated abuse scenarios to run (default all): "+strings.Join(ScenarioNames(), ","))
+	}
+	if mode == "churn" {
+		fs.Float64Var(&c.ChurnRate, "churn-rate", c.ChurnRate, "reconnect cycles/s while the fanout runs")
+	}
+	return fs
+}
+
+// parseArgs parses args for mode into c.
+func (c *Config) parseArgs(mode string, args []string, out io.Writer) error {
+	fs := c.FlagSet(mode, out)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return fmt.Errorf("%w: %w", ErrUsage, errHelp)
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected arguments %q", strings.Join(fs.Args(), " "))
+	}
+	return c.Validate(mode)
+}
