@@ -21,7 +21,9 @@ start_server() { # name, command...
   SRV=$!
   sleep 1
 }
-stop_server() { kill "$SRV" 2>/dev/null; sleep 0.5; kill -9 "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; }
+stop_server() { kill "$SRV" 2>/dev/null; sleep 0.5; kill -9 "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+  # the next server must find the ports free
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null || break; sleep 0.2; done; }
 lg() { # name, loadgen args...
   local name=$1; shift
   echo "\$ loadgen $*" > "$OUT/$name.txt"
