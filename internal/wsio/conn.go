@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ics-chat/ics/internal/command"
@@ -52,6 +54,7 @@ type conn struct {
 	// closing: a close frame was sent or the socket close was requested.
 	closing   bool
 	cleaned   bool // room and nickname already given back
+	abort     bool // reset (not FIN) when the close grace ends: a slow consumer
 	counted   bool // counted in Server.wsConns
 	httpBusy  bool // a plain HTTP request is being served off-loop
 	joined    bool // a member of room on roomShard
@@ -196,17 +199,43 @@ func (c *conn) writeNow(frame []byte) {
 	}
 }
 
-// closeWith flushes what is pending, sends a close frame and closes the
-// socket once gnet has written what it buffered.
+// closeGrace is how long a connection that was sent a close frame stays
+// open for the client to read it: closing the socket at once would make the
+// kernel answer the client's next bytes with a reset, which can destroy the
+// close frame before the client reads it. The client normally closes first
+// (RFC 6455 §7.1.1); the sweep closes whoever did not.
+const closeGrace = 2 * time.Second
+
+// closeWith sends a close frame, gives back the room and the nickname at
+// once, half-closes the socket when nothing is left to write, and lets the
+// sweep close it after closeGrace if the client does not.
 func (c *conn) closeWith(code int, reason string) {
 	if c.closed || c.closing {
 		return
 	}
 	c.closing = true
-	if c.state == stWS {
-		_, _ = c.gc.Write(command.AppendClose(nil, code, reason))
+	if c.state != stWS {
+		_ = c.gc.Close()
+		return
 	}
-	_ = c.gc.Close()
+	_, _ = c.gc.Write(command.AppendClose(nil, code, reason))
+	if c.closed {
+		return // the write failed and gnet closed the socket
+	}
+	c.cleanup()
+	grace := closeGrace
+	if code == command.CloseSlowConsumer {
+		// Its close frame sits behind the backlog: give a slow (not dead)
+		// reader as long to reach it as a missing pong would get.
+		grace = max(grace, c.srv.cfg.PongTimeout)
+		c.abort = true
+	}
+	c.deadline = time.Now().Add(grace).UnixNano()
+	if c.gc.OutboundBuffered() == 0 {
+		// Everything including the close frame is in the kernel: FIN
+		// after it, so the client reads the frame, then EOF.
+		_ = unix.Shutdown(c.gc.Fd(), unix.SHUT_WR)
+	}
 }
 
 // drop closes the socket without a close frame (handshake failures).

@@ -3,6 +3,7 @@ package wsio
 import (
 	"bytes"
 	"context"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -115,7 +116,20 @@ func (l *loop) sweep() {
 			continue
 		}
 		c := l.conns[i]
-		if c.closed || c.closing {
+		if c.closed {
+			continue
+		}
+		if c.closing {
+			// A close frame was sent: close whoever did not answer it.
+			if c.state == stWS && now > c.deadline {
+				c.deadline = math.MaxInt64
+				if c.abort {
+					// A slow consumer still has megabytes queued in the
+					// kernel: reset instead of trickling them out.
+					_ = c.gc.SetLinger(0)
+				}
+				_ = c.gc.Close()
+			}
 			continue
 		}
 		switch c.state {
