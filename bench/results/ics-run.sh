@@ -10,10 +10,14 @@ go build -o /tmp/ics-bench-server ./cmd/server
 go build -o /tmp/ics-bench-loadgen ./cmd/loadgen
 go build -o /tmp/ics-bench-gorillahub ./bench/cmd/gorillahub
 ulimit -n 20000
+if (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null; then
+  echo "something already listens on 127.0.0.1:18080 or :8081; stop it first" >&2; exit 1
+fi
 run() { # name, server command, loadgen args...
   local name=$1 srv=$2; shift 2
   $srv > "$OUT/$name.server.log" 2>&1 & local pid=$!
   sleep 1
+  if ! kill -0 $pid 2>/dev/null; then echo "$name: server did not start" >&2; cat "$OUT/$name.server.log" >&2; return; fi
   { echo "\$ loadgen $*"; uptime; } > "$OUT/$name.txt"
   timeout 300 /tmp/ics-bench-loadgen "$@" -server-pid $pid -json "$OUT/$name.json" >> "$OUT/$name.txt" 2>&1
   echo "exit status $?" >> "$OUT/$name.txt"
@@ -22,12 +26,14 @@ run() { # name, server command, loadgen args...
       awk '{s[$1 ~ /write/]+=$2} END {printf "server frames per write: %.2f (%d frames, %d write calls)\n", s[0]/s[1], s[0], s[1]}' >> "$OUT/$name.txt"
   fi
   kill $pid; sleep 0.5; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-  sleep 1
+  # the next server must find its port free (and must be the one measured)
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null || break; sleep 0.2; done
 }
 ICS="/tmp/ics-bench-server -http 127.0.0.1:18080 -admin= -jwt-key bench"
 GOR="/tmp/ics-bench-gorillahub -addr 127.0.0.1:8081"
-run ics-fanout-1M "$ICS" fanout -addr 127.0.0.1:18080 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration 30s
-run gorilla-fanout-1M "$GOR" fanout -addr 127.0.0.1:8081 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration 30s
+run ics-fanout-1M "$ICS" fanout -addr 127.0.0.1:18080 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration 30s -max-p99 50ms
+run gorilla-fanout-1M "$GOR" fanout -addr 127.0.0.1:8081 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration 30s -max-p99 50ms
+run gorilla-fanout-190k "$GOR" fanout -addr 127.0.0.1:8081 -conns 1000 -rooms 10 -publishers 100 -rate 1.9 -size 100 -duration 30s -max-p99 50ms
 run ics-sweep "$ICS" sweep -addr 127.0.0.1:18080 -conns 1000 -rooms 10 -publishers 100 -rate 4 -step 1.25 -max-steps 8 -duration 6s -warmup 2s -drain 3s -max-p99 50ms -size 100
 run gorilla-sweep "$GOR" sweep -addr 127.0.0.1:8081 -conns 1000 -rooms 10 -publishers 100 -rate 0.5 -step 1.4 -max-steps 8 -duration 6s -warmup 2s -drain 3s -max-p99 50ms -size 100
 run ics-connect "$ICS -auth-rate 5000 -auth-burst 5000" connect -addr 127.0.0.1:18080 -conns 15000 -rate 3000 -duration 10s

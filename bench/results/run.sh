@@ -1,7 +1,7 @@
 #!/bin/bash
 # measurement script for bench/RESULTS.md (gorilla baseline)
 set -u
-cd /work/wt-loadgen
+cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/res2}
 mkdir -p $OUT
 go build -o $OUT/loadgen ./cmd/loadgen && go build -o $OUT/gorillahub ./bench/cmd/gorillahub
