@@ -3,14 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/loadgen"
-	"github.com/ics-chat/ics/internal/server"
+	"github.com/ics-chat/ics/internal/servertest"
 )
 
 // BenchmarkICSFanout runs the load generator against a real ICS server
@@ -33,20 +30,7 @@ func BenchmarkICSFanout(b *testing.B) {
 			if _, err := loadgen.RaiseFileLimit(); err != nil {
 				b.Logf("raise open-file limit: %v", err)
 			}
-			cfg := config.Default()
-			cfg.HTTPAddr, cfg.AdminAddr, cfg.JWTKey = "127.0.0.1:0", "", "bench"
-			srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := srv.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = srv.Stop(ctx)
-			}()
+			srv := servertest.Start(b, nil)
 			var rate, p50, p99 float64
 			var writes0, frames0 uint64
 			for _, st := range srv.WS().LoopStats() {

@@ -12,14 +12,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ics-chat/ics/internal/admin/cli"
+	"github.com/ics-chat/ics/internal/servertest"
 	"github.com/ics-chat/ics/internal/wstest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	goleak.VerifyTestMain(m, servertest.LeakOptions()...)
 }
 
 // TestSIGTERMDrains runs the real command, sends the process SIGTERM and

@@ -22,17 +22,13 @@ import (
 	"github.com/ics-chat/ics/internal/admin"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/server"
+	"github.com/ics-chat/ics/internal/servertest"
 	"github.com/ics-chat/ics/internal/wstest"
 	adminv1 "github.com/ics-chat/ics/proto/ics/admin/v1"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// gnet's package-level worker pool (ants) keeps its purge goroutine
-		// for the life of the process; it is not ours to stop.
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	goleak.VerifyTestMain(m, servertest.LeakOptions()...)
 }
 
 // env is a real chat server with its admin API and a gRPC client of it.
@@ -55,31 +51,15 @@ type opt struct {
 
 func newEnv(t *testing.T, o opt) *env {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.AdminAddr = ""
-	cfg.JWTKey = "test-key"
-	cfg.Shards = 4
-	cfg.Loops = 2
-	cfg.DrainTimeout = 5 * time.Second
-	if o.tweak != nil {
-		o.tweak(&cfg)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
+	srv := servertest.Start(t, func(cfg *config.Config) {
+		cfg.Shards = 4
+		cfg.Loops = 2
+		if o.tweak != nil {
+			o.tweak(cfg)
 		}
 	})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var err error
 	e := &env{srv: srv, addr: srv.Addr().String(), token: o.token, drained: make(chan struct{})}
 	var once sync.Once
 	e.adm, err = admin.New(srv, admin.Config{

@@ -2,38 +2,19 @@ package loadgen_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/loadgen"
-	"github.com/ics-chat/ics/internal/server"
+	"github.com/ics-chat/ics/internal/servertest"
 )
 
 // startICS runs the real ICS server in-process on a loopback port.
 func startICS(t *testing.T, tweak func(*config.Config)) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTPAddr, cfg.AdminAddr, cfg.JWTKey = "127.0.0.1:0", "", "smoke"
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	})
-	return srv.Addr().String()
+	return servertest.Start(t, tweak).Addr().String()
 }
 
 // TestScenariosAgainstICS is the short smoke run of every scenario against

@@ -12,15 +12,11 @@ import (
 
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/server"
+	"github.com/ics-chat/ics/internal/servertest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// gnet's package-level worker pool (ants) keeps its purge goroutine
-		// for the life of the process; it is not ours to stop.
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	goleak.VerifyTestMain(m, servertest.LeakOptions()...)
 }
 
 const testJWTKey = "web-test-key"

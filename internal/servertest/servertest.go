@@ -1,0 +1,68 @@
+// Package servertest starts real ICS servers for tests: on a loopback port
+// chosen by the kernel, with the admin API off and a fixed token key, and
+// stops them (checking they stop cleanly) when the test ends.
+//
+// It owns nothing beyond the servers it starts for one test. It must never
+// be imported by non-test code.
+package servertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ics-chat/ics/internal/config"
+	"github.com/ics-chat/ics/internal/server"
+)
+
+// JWTKey is the token key of test servers.
+const JWTKey = "test-key"
+
+// Config is the test configuration: the defaults, on 127.0.0.1:0, admin off.
+func Config() config.Config {
+	cfg := config.Default()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.AdminAddr = ""
+	cfg.JWTKey = JWTKey
+	cfg.DrainTimeout = 5 * time.Second
+	return cfg
+}
+
+// Start runs a real server with Config() changed by tweak (which may be nil)
+// and stops it when the test ends.
+func Start(tb testing.TB, tweak func(*config.Config)) *server.Server {
+	tb.Helper()
+	cfg := Config()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			tb.Errorf("stop: %v", err)
+		}
+	})
+	return srv
+}
+
+// LeakOptions are the goleak options for packages that start servers:
+// gnet's package-level worker pool (ants) keeps its purge goroutines for the
+// life of the process; they are not ours to stop.
+func LeakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	}
+}
