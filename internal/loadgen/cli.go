@@ -12,6 +12,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/ics-chat/ics/internal/admin/cli"
 )
 
 const usageText = `usage: loadgen <command> [flags]
@@ -82,6 +84,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rep.WriteSummary(stdout)
+	if cfg.AdminAddr != "" {
+		// The server's own view of the run: per-shard counters and
+		// frames per write, from its gRPC admin API.
+		fmt.Fprintf(stdout, "\nserver stats from the admin API at %s:\n", cfg.AdminAddr)
+		args := []string{"stats", "-addr", cfg.AdminAddr}
+		if cfg.AdminToken != "" {
+			args = append(args, "-token", cfg.AdminToken)
+		}
+		if cli.Run(args, os.LookupEnv, stdout, stderr) != 0 {
+			fmt.Fprintf(stderr, "loadgen: could not read stats from the admin API at %s\n", cfg.AdminAddr)
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen %s: %v\n", mode, err)
 	}

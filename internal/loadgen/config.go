@@ -34,6 +34,8 @@ type Config struct {
 	ConnectRate float64       `json:"connect_rate"` // new connections/s while setting up a fanout
 	JSONFile    string        `json:"-"`            // Main writes Report.WriteJSON here; Run* ignore it
 	HTMLFile    string        `json:"-"`            // Main writes Report.WriteHTML here; Run* ignore it
+	AdminAddr   string        `json:"-"`            // Main prints the server's per-shard stats from this gRPC admin API after the run
+	AdminToken  string        `json:"-"`            // bearer token for AdminAddr
 	ServerPID   int           `json:"server_pid"`   // server process to sample in /proc; 0 = try /metrics
 	Compat      string        `json:"compat"`       // "" or CompatSeed
 	Prefix      string        `json:"prefix"`       // nickname and room prefix, unique per generator process
@@ -184,6 +186,8 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs.SetOutput(out)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "server host:port (loopback only unless -allow-remote)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", c.AllowRemote, "allow a non-loopback -addr")
+	fs.StringVar(&c.AdminAddr, "admin", c.AdminAddr, "ICS admin API address (e.g. 127.0.0.1:9090): print the server's per-shard and per-loop stats after the run")
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token for -admin (default $ICS_ADMIN_TOKEN)")
 	fs.IntVar(&c.Conns, "conns", c.Conns, "connections")
 	rateHelp := "messages/s per publisher (open loop)"
 	if mode == "connect" {

@@ -2,10 +2,13 @@ package loadgen_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ics-chat/ics/internal/admin"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/loadgen"
 	"github.com/ics-chat/ics/internal/servertest"
@@ -68,5 +71,45 @@ func TestScenariosAgainstICS(t *testing.T) {
 				t.Fatalf("delivered %d of %d", rep.Delivered, rep.Expected)
 			}
 		})
+	}
+}
+
+// TestMainPrintsAdminStats: with -admin the command line ends with the
+// server's own per-shard counters, read from its gRPC admin API.
+func TestMainPrintsAdminStats(t *testing.T) {
+	srv := servertest.Start(t, func(c *config.Config) { c.Shards = 3 })
+	adm, err := admin.New(srv, admin.Config{Addr: "127.0.0.1:0", Token: "tok", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = adm.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = adm.Stop(ctx)
+	})
+	var out, errb strings.Builder
+	code := loadgen.Main([]string{"fanout", "-addr", srv.Addr().String(), "-conns", "20", "-rooms", "2",
+		"-publishers", "2", "-rate", "5", "-duration", "1s", "-warmup", "200ms", "-drain", "1s", "-prefix", "adm",
+		"-admin", adm.Addr().String(), "-admin-token", "tok"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	s := out.String()
+	i := strings.Index(s, "server stats from the admin API")
+	if i < 0 {
+		t.Fatalf("no admin stats section:\n%s", s)
+	}
+	// One row per shard after the summary.
+	for _, shard := range []string{"0", "1", "2"} {
+		found := false
+		for _, line := range strings.Split(s[i:], "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[0] == shard {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("no row for shard %s in:\n%s", shard, s[i:])
+		}
 	}
 }
