@@ -46,7 +46,7 @@ const (
 	// writing again, so under load each connection gets one write per window
 	// carrying every frame that arrived meanwhile. At low load (no write in
 	// the last window) frames go out at once.
-	DefaultFlushInterval = 5 * time.Millisecond
+	DefaultFlushInterval = 10 * time.Millisecond
 	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
 	DefaultMaxHTTPInFlight = 512
 )
