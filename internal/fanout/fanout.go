@@ -148,18 +148,6 @@ func (l *Loop) kickNow() {
 	}
 }
 
-// PushOne queues a single delivery.
-func (l *Loop) PushOne(d Delivery) {
-	l.mu.Lock()
-	l.queue = append(l.queue, d)
-	schedule := !l.scheduled
-	l.scheduled = true
-	l.mu.Unlock()
-	if schedule {
-		l.kick()
-	}
-}
-
 // RunNow processes the queue on the calling goroutine, which must be the
 // event loop. Used by the owner of the loop when it wants pending deliveries
 // out before it acts (e.g. during drain).

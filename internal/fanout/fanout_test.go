@@ -109,7 +109,7 @@ func TestBatchRoutesByLoop(t *testing.T) {
 func TestUnboundLoopDropsInsteadOfBlocking(t *testing.T) {
 	l := NewLoop(0, nil)
 	a := &fakePeer{loop: l}
-	l.PushOne(Delivery{To: a, Frame: []byte("x")})
+	l.Push([]Delivery{{To: a, Frame: []byte("x")}})
 	l.mu.Lock()
 	n, sched := len(l.queue), l.scheduled
 	l.mu.Unlock()
