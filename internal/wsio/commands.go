@@ -35,21 +35,14 @@ func (c *conn) command(p []byte) {
 	case command.TypeSwitchRoom, command.TypeCreateRoom:
 		c.switchRoom(string(cmd.Arg), cmd.Type == command.TypeCreateRoom, cmd.ID)
 	case command.TypeListUsers:
-		if !g.Shard(int(c.roomShard)).ListUsers(c, clone(cmd.ID)) {
+		if !g.Shard(int(c.roomShard)).ListUsers(c, bytes.Clone(cmd.ID)) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:
-		g.ListRooms(c, clone(cmd.ID))
+		g.ListRooms(c, bytes.Clone(cmd.ID))
 	case command.TypeExit:
 		c.exit()
 	}
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return bytes.Clone(b)
 }
 
 func (c *conn) switchRoom(name string, create bool, id []byte) {
@@ -68,7 +61,7 @@ func (c *conn) switchRoom(name string, create bool, id []byte) {
 	g := c.srv.shards
 	t := g.RoomShard(name)
 	x := c.ext()
-	c.pend, x.pendRoom, x.pendShard, x.pendID = pendPrepare, name, t, clone(id)
+	c.pend, x.pendRoom, x.pendShard, x.pendID = pendPrepare, name, t, bytes.Clone(id)
 	if !g.Shard(t).Prepare(c, name, create, x.pendID) {
 		c.pend = pendNone
 		c.sendError(command.ErrServerBusy, "server busy, retry", id)
@@ -91,7 +84,7 @@ func (c *conn) setNick(name string, id []byte) {
 	}
 	g := c.srv.shards
 	x := c.ext()
-	c.pend, x.pendNick, x.pendTok, x.pendID = pendNick, name, token, clone(id)
+	c.pend, x.pendNick, x.pendTok, x.pendID = pendNick, name, token, bytes.Clone(id)
 	x.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
 	g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires)
 }

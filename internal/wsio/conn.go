@@ -186,18 +186,7 @@ func (c *conn) checkBacklog() {
 }
 
 // writeNow writes one frame produced on the loop itself (pong, error reply).
-func (c *conn) writeNow(frame []byte) {
-	if c.closed || c.closing {
-		return
-	}
-	_, _ = c.gc.Write(frame)
-	c.ls.stats.Writes.Add(1)
-	c.ls.stats.Frames.Add(1)
-	c.ls.stats.BytesOut.Add(uint64(len(frame)))
-	if !c.closed {
-		c.checkBacklog()
-	}
-}
+func (c *conn) writeNow(frame []byte) { c.Write([][]byte{frame}) }
 
 // closeGrace is how long a connection that was sent a close frame stays
 // open for the client to read it: closing the socket at once would make the

@@ -81,12 +81,15 @@ func (l *loop) remove(c *conn) {
 
 func (l *loop) bind(el gnet.EventLoop) {
 	l.el.Store(&elBox{el})
-	l.fan.SetExecutor(func(fn func()) error {
-		return el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			fn()
-			return nil
-		}))
-	})
+	l.fan.SetExecutor(func(fn func()) error { return execute(el, fn) })
+}
+
+// execute runs fn on event loop el.
+func execute(el gnet.EventLoop, fn func()) error {
+	return el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		fn()
+		return nil
+	}))
 }
 
 // run executes fn on the loop (if it has been bound; an unbound loop has no
@@ -96,10 +99,7 @@ func (l *loop) run(fn func()) {
 	if b == nil {
 		return
 	}
-	_ = b.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		fn()
-		return nil
-	}))
+	_ = execute(b.EventLoop, fn)
 }
 
 // sweep enforces time limits: handshake deadline, idle HTTP keep-alive,

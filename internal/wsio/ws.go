@@ -1,7 +1,6 @@
 package wsio
 
 import (
-	"time"
 	"unicode/utf8"
 
 	"github.com/ics-chat/ics/internal/command"
@@ -139,7 +138,7 @@ func (c *conn) onMessage(p []byte) {
 // error frame, and too many refusals in the window close the connection.
 func (c *conn) allow() bool {
 	cfg := &c.srv.cfg
-	now := time.Now().UnixNano()
+	now := c.lastRead // set by OnTraffic for the read that carried this command
 	if c.refillAt != 0 {
 		c.tokensLeft += float64(now-c.refillAt) / 1e9 * cfg.CommandRate
 		if burst := float64(cfg.CommandBurst); c.tokensLeft > burst {
