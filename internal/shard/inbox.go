@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -17,16 +18,7 @@ func newInbox() *inbox { return &inbox{wake: make(chan struct{}, 1)} }
 
 // put queues o regardless of depth. Used for ops that must not be lost:
 // disconnects, shard-to-shard hand-offs, releases.
-func (b *inbox) put(o op) {
-	b.mu.Lock()
-	b.q = append(b.q, o)
-	n := len(b.q)
-	b.mu.Unlock()
-	b.depth.Store(int64(n))
-	if n == 1 {
-		b.signal()
-	}
-}
+func (b *inbox) put(o op) { b.tryPut(o, math.MaxInt) }
 
 // tryPut queues o unless limit ops are already waiting.
 func (b *inbox) tryPut(o op, limit int) bool {

@@ -59,11 +59,7 @@ type Member struct {
 // Publish queues a chat frame from peer for its room on this shard. It
 // returns false when the inbox is over its limit (answer server_busy).
 func (s *Shard) Publish(peer fanout.Peer, frame []byte) bool {
-	if !s.in.tryPut(op{kind: opPublish, peer: peer, frame: frame}, s.g.opts.InboxLimit) {
-		s.stats.Busy.Add(1)
-		return false
-	}
-	return true
+	return s.offer(op{kind: opPublish, peer: peer, frame: frame})
 }
 
 // Join adds peer to room (which must exist on this shard, like global) and
@@ -75,11 +71,7 @@ func (s *Shard) Join(peer fanout.Peer, room string, m Member) {
 // Prepare pins room on this shard for peer's coming switch (creating it when
 // create is set) and replies PrepareResult. False means busy.
 func (s *Shard) Prepare(peer fanout.Peer, room string, create bool, id []byte) bool {
-	if !s.in.tryPut(op{kind: opPrepare, peer: peer, x: &args{room: room, create: create, id: id}}, s.g.opts.InboxLimit) {
-		s.stats.Busy.Add(1)
-		return false
-	}
-	return true
+	return s.offer(op{kind: opPrepare, peer: peer, x: &args{room: room, create: create, id: id}})
 }
 
 // Leave removes peer from its room on this shard (announcing `left`), then
@@ -106,11 +98,7 @@ func (s *Shard) Rename(peer fanout.Peer, old, nick, token string, id []byte) {
 
 // ListUsers replies to peer with the sorted members of its room.
 func (s *Shard) ListUsers(peer fanout.Peer, id []byte) bool {
-	if !s.in.tryPut(op{kind: opListUsers, peer: peer, x: &args{id: id}}, s.g.opts.InboxLimit) {
-		s.stats.Busy.Add(1)
-		return false
-	}
-	return true
+	return s.offer(op{kind: opListUsers, peer: peer, x: &args{id: id}})
 }
 
 // Claim asks the nickname's owner to bind nick to peer for token jti
@@ -132,6 +120,16 @@ func (s *Shard) Release(nick string, peer fanout.Peer) {
 // Revoke refuses token jti (which names a nickname of this shard) until exp.
 func (s *Shard) Revoke(jti string, exp time.Time) {
 	s.in.put(op{kind: opRevoke, x: &args{jti: jti, exp: exp}})
+}
+
+// offer queues a client op unless the inbox is over its limit, counting
+// refusals (the caller answers server_busy).
+func (s *Shard) offer(o op) bool {
+	if s.in.tryPut(o, s.g.opts.InboxLimit) {
+		return true
+	}
+	s.stats.Busy.Add(1)
+	return false
 }
 
 // call runs fn on the shard goroutine.
