@@ -4,15 +4,7 @@
 # 0, one shard, one loop) swept until p99 > 50 ms, (3) the dense sweep with
 # the default settings on 4 cores.
 set -u
-B="$(cd "$(dirname "$0")" && pwd)/bin"
-OUT="${OUT:-/tmp/ics-device}"
-mkdir -p "$OUT"; ulimit -n 20000
-start_server() { local name=$1 cpus=$2 procs=$3; shift 3; GOMAXPROCS=$procs taskset -c "$cpus" "$@" > "$OUT/$name.server.log" 2>&1 & SRV=$!; sleep 1; }
-stop_server() { kill "$SRV" 2>/dev/null; sleep 0.5; kill -9 "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
-  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null || break; sleep 0.2; done; }
-metrics() { curl -s "http://127.0.0.1:18080/metrics" | grep -E "^ics_(write_calls|frames_out)_total" | awk '{s[$1 ~ /write/]+=$2} END {printf "frames per write %.2f (%d frames, %d writes)\n", s[0]/s[1], s[0], s[1]}' >> "$OUT/$1.txt"; }
-lg() { local name=$1; shift; echo "\$ loadgen $*" > "$OUT/$name.txt"
-  timeout 200 taskset -c 4-15 "$B/loadgen" "$@" -server-pid "$SRV" -json "$OUT/$name.json" >> "$OUT/$name.txt" 2>&1; echo "exit status $?" >> "$OUT/$name.txt"; }
+source "$(dirname "$0")/lib.sh"
 # (1) writer goroutine and reader goroutine on cores 0 and 1.
 GOMAXPROCS=2 taskset -c 0-1 "$B/bench.test" -test.run '^$' -test.bench LoopbackWrite -test.benchtime 300ms -test.count 3 > "$OUT/ceiling-1core.txt" 2>&1
 # (2) sparse, one core.

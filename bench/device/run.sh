@@ -5,55 +5,36 @@
 # Binaries come prebuilt in bench/device/bin (see bench/device/build.sh).
 # Everything targets 127.0.0.1 and stops by itself. Results go to $OUT.
 set -u
-B="$(cd "$(dirname "$0")" && pwd)/bin"
-OUT="${OUT:-/tmp/ics-device}"
-mkdir -p "$OUT"
+source "$(dirname "$0")/lib.sh"
 SRV_CPUS="${SRV_CPUS:-0-3}"   # taskset lists; override to try the script on a small machine
-LG_CPUS="${LG_CPUS:-4-15}"
 D="${D:-30s}"                 # fan-out duration
 STEPS="${STEPS:-5}"           # sweep steps
-ulimit -n 20000
 { nproc; grep -m1 "model name" /proc/cpuinfo; uname -r; } > "$OUT/machine.txt"
 
-start_server() { # name, command...
-  local name=$1; shift
-  GOMAXPROCS=4 taskset -c "$SRV_CPUS" "$@" > "$OUT/$name.server.log" 2>&1 &
-  SRV=$!
-  sleep 1
-}
-stop_server() { kill "$SRV" 2>/dev/null; sleep 0.5; kill -9 "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
-  # the next server must find the ports free
-  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null || break; sleep 0.2; done; }
-lg() { # name, loadgen args...
-  local name=$1; shift
-  echo "\$ loadgen $*" > "$OUT/$name.txt"
-  timeout 200 taskset -c "$LG_CPUS" "$B/loadgen" "$@" -server-pid "$SRV" -json "$OUT/$name.json" >> "$OUT/$name.txt" 2>&1
-  echo "exit status $?" >> "$OUT/$name.txt"
-}
 
 ICS="$B/server -http 127.0.0.1:18080 -admin= -jwt-key device -shards 4 -loops 4"
 GOR="$B/gorillahub -addr 127.0.0.1:8081"
 
 # 1. Dense fan-out, the issue's scenario: 1,000 conns, 10 rooms x 100, every member publishing 10/s.
-start_server ics-fanout-1M $ICS
+start_server ics-fanout-1M "$SRV_CPUS" 4 $ICS
 lg ics-fanout-1M fanout -addr 127.0.0.1:18080 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration "$D" -loops 8
 stop_server
 
 # 2. Sweep: raise the per-member rate until p99 > 50 ms or loss (the command limit is 20/s).
-start_server ics-sweep $ICS
+start_server ics-sweep "$SRV_CPUS" 4 $ICS
 lg ics-sweep sweep -addr 127.0.0.1:18080 -conns 1000 -rooms 10 -publishers 100 -rate 8 -step 1.25 -max-steps "$STEPS" -duration 6s -warmup 2s -drain 3s -max-p99 50ms -size 100 -loops 8
 stop_server
 
 # 3. The gorilla baseline, same scenario and a sweep from lower rates.
-start_server gorilla-fanout-1M $GOR
+start_server gorilla-fanout-1M "$SRV_CPUS" 4 $GOR
 lg gorilla-fanout-1M fanout -addr 127.0.0.1:8081 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration "$D" -loops 8
 stop_server
-start_server gorilla-sweep $GOR
+start_server gorilla-sweep "$SRV_CPUS" 4 $GOR
 lg gorilla-sweep sweep -addr 127.0.0.1:8081 -conns 1000 -rooms 10 -publishers 100 -rate 1 -step 1.6 -max-steps "$((STEPS+2))" -duration 6s -warmup 2s -drain 3s -max-p99 50ms -size 100 -loops 8
 stop_server
 
 # 4. Connection cost and idle memory: 15,000 connections.
-start_server ics-connect $ICS
+start_server ics-connect "$SRV_CPUS" 4 $ICS
 lg ics-connect connect -addr 127.0.0.1:18080 -conns 15000 -rate 3000 -duration 10s -loops 8 -conns-per-ip 2000
 stop_server
 
