@@ -69,7 +69,6 @@ type Loop struct {
 	runFn  func()
 
 	// Counters, written on the loop, read anywhere.
-	Tasks      atomic.Uint64 // loop tasks run
 	Deliveries atomic.Uint64 // frames handed to peers
 }
 
@@ -195,7 +194,6 @@ func (l *Loop) run() {
 		}
 		s.listed = false
 	}
-	l.Tasks.Add(1)
 	l.Deliveries.Add(uint64(len(q)))
 	clear(dirty)
 	l.dirty = shrink(dirty)

@@ -37,7 +37,6 @@ type LoopStats struct {
 // loop is the per-event-loop state: everything here is touched only on that
 // loop's goroutine (except stats).
 type loop struct {
-	idx   int
 	srv   *Server
 	fan   *fanout.Loop
 	el    atomic.Pointer[elBox] // set once, when the loop opens its first connection
@@ -56,8 +55,8 @@ type loop struct {
 	sweepF func()
 }
 
-func newLoop(s *Server, idx int, fl *fanout.Loop) *loop {
-	l := &loop{idx: idx, srv: s, fan: fl}
+func newLoop(s *Server, fl *fanout.Loop) *loop {
+	l := &loop{srv: s, fan: fl}
 	l.initUpgrader()
 	l.sweepF = l.sweep
 	return l

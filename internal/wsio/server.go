@@ -50,7 +50,6 @@ type Server struct {
 	runErr   chan error
 	draining atomic.Bool
 	wsConns  atomic.Int64
-	allConns atomic.Int64
 
 	bindMu sync.Mutex
 	bound  map[gnet.EventLoop]*loop
@@ -89,8 +88,8 @@ func New(o Options) (*Server, error) {
 		sweepStop: make(chan struct{}),
 		sweepDone: make(chan struct{}),
 	}
-	for i, fl := range o.Loops {
-		s.loops = append(s.loops, newLoop(s, i, fl))
+	for _, fl := range o.Loops {
+		s.loops = append(s.loops, newLoop(s, fl))
 	}
 	return s, nil
 }
@@ -182,7 +181,6 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	gc.SetContext(c)
 	l.add(c)
 	l.stats.Conns.Add(1)
-	s.allConns.Add(1)
 	return nil, gnet.None
 }
 
@@ -195,7 +193,6 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	c.closed = true
 	c.ls.remove(c)
 	c.ls.stats.Conns.Add(-1)
-	s.allConns.Add(-1)
 	if c.counted {
 		s.wsConns.Add(-1)
 	}
