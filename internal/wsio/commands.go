@@ -24,7 +24,7 @@ func (c *conn) command(p []byte) {
 			return
 		}
 		l.stats.MessagesIn.Add(1)
-		f := command.AppendMessage(l.buf, c.nick, c.room, cmd.Arg, time.Now().UnixMilli())
+		f := command.AppendMessage(l.buf, c.nick, c.room, cmd.Arg, c.lastRead/int64(time.Millisecond)) // ts: when the server read it
 		l.buf = f[:0:cap(f)]
 		frame := bytes.Clone(f)
 		if !g.Shard(int(c.roomShard)).Publish(c, frame) {

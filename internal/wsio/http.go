@@ -33,7 +33,7 @@ func (c *conn) onHTTP() {
 	case !complete:
 		return
 	}
-	if bytes.Equal(h.path, []byte("/ws")) || bytes.HasSuffix(h.path, []byte("/ws")) {
+	if bytes.HasSuffix(h.path, []byte("/ws")) { // "/ws", or behind a path prefix
 		if !bytes.Equal(h.method, []byte("GET")) {
 			c.rejectHTTP(http.StatusMethodNotAllowed, "method_not_allowed", "use GET to open a WebSocket")
 			return
