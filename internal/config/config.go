@@ -88,7 +88,17 @@ type Config struct {
 	LogJSON   bool
 	LogLevel  string
 	PprofAddr string // net/http/pprof listen address ("" disables it)
+
+	// Cluster (see internal/cluster). All empty: a single node with no NATS.
+	NodeID        string   // unique per node; default the host name
+	ClusterListen string   // embedded NATS route listener HOST:PORT ("" = no embedded cluster)
+	ClusterPeers  []string // route URLs of the nodes (nats://host:port), may include this node's own
+	NATSListen    string   // expose the embedded NATS client port here ("" = in-process only)
+	NATSURLs      []string // join an existing NATS cluster instead of embedding one
 }
+
+// Clustered reports whether the node takes part in a cluster.
+func (c *Config) Clustered() bool { return c.ClusterListen != "" || len(c.NATSURLs) > 0 }
 
 // Default returns the documented defaults.
 func Default() Config {
@@ -119,7 +129,16 @@ func Default() Config {
 		AuthRate:         DefaultAuthRate,
 		AuthBurst:        DefaultAuthBurst,
 		LogLevel:         "info",
+		NodeID:           hostname(),
 	}
+}
+
+// hostname is the default node id: the host name, or "node" when unknown.
+func hostname() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "node"
 }
 
 // Validate reports the first setting that cannot work.
@@ -152,6 +171,10 @@ func (c *Config) Validate() error {
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
 	check(c.MaxHTTPInFlight > 0, "-http-inflight must be > 0, got %d", c.MaxHTTPInFlight)
 	check(c.AuthRate > 0 && c.AuthBurst > 0, "-auth-rate and -auth-burst must be > 0, got %v/%d", c.AuthRate, c.AuthBurst)
+	check(c.NodeID != "", "-node-id must not be empty")
+	check(!(c.ClusterListen != "" && len(c.NATSURLs) > 0), "-cluster-listen and -nats-url exclude each other: embed a NATS server or join one, got both")
+	check(c.NATSListen == "" || c.ClusterListen != "", "-nats-listen %q needs -cluster-listen (it exposes the embedded server)", c.NATSListen)
+	check(len(c.ClusterPeers) == 0 || c.ClusterListen != "", "-cluster-peers needs -cluster-listen")
 	return errors.Join(errs...)
 }
 
@@ -166,15 +189,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Loops, "loops", c.Loops, "network event loops (default GOMAXPROCS)")
 	fs.StringVar(&c.JWTKey, "jwt-key", c.JWTKey, "HS256 key for tokens; a random key is generated (and tokens die with the process) when empty")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of issued tokens")
-	fs.Func("allowed-origins", "comma-separated Origin values allowed on /ws besides the server's own host (\"*\" allows any)", func(s string) error {
-		c.AllowedOrigins = nil
-		for _, o := range strings.Split(s, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				c.AllowedOrigins = append(c.AllowedOrigins, o)
-			}
-		}
-		return nil
-	})
+	fs.Func("allowed-origins", "comma-separated Origin values allowed on /ws besides the server's own host (\"*\" allows any)", listFlag(&c.AllowedOrigins))
 	fs.IntVar(&c.MaxFrameBytes, "max-frame", c.MaxFrameBytes, "largest inbound WebSocket message in bytes (close 1009 past it)")
 	fs.IntVar(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest message body in bytes (error body_too_long past it)")
 	fs.IntVar(&c.MaxBacklogBytes, "max-backlog", c.MaxBacklogBytes, "outbound bytes queued per connection before close 4008 slow consumer")
@@ -195,9 +210,27 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")
 	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client IP (429 past it)")
 	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client IP")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name in a cluster, unique per node (default the host name)")
+	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "run the embedded NATS server (JetStream on) with its cluster route listener on HOST:PORT")
+	fs.Func("cluster-peers", "comma-separated route URLs of the cluster's nodes (nats://host:6222,...; may include this node's own)", listFlag(&c.ClusterPeers))
+	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "expose the embedded NATS server's client port on HOST:PORT (default: in-process connection only)")
+	fs.Func("nats-url", "comma-separated URLs of an existing NATS cluster (JetStream enabled) to join instead of embedding one", listFlag(&c.NATSURLs))
 	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "listen address for net/http/pprof profiles, e.g. 127.0.0.1:6060 (empty disables it)")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+}
+
+// listFlag parses a comma-separated list into *dst, dropping empty items.
+func listFlag(dst *[]string) func(string) error {
+	return func(s string) error {
+		*dst = nil
+		for _, o := range strings.Split(s, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				*dst = append(*dst, o)
+			}
+		}
+		return nil
+	}
 }
 
 // EnvName is the environment variable that stands for flag name.
