@@ -22,7 +22,9 @@ func startICS(t *testing.T, tweak func(*config.Config)) string {
 
 // TestScenariosAgainstICS is the short smoke run of every scenario against
 // our own server: each must pass its invariants (no loss, no dup, order,
-// the contract's answer to each abuse).
+// the contract's answer to each abuse). It asserts no latency or rate bound:
+// under -race on a shared 2-core machine those flake; they belong to the
+// bench scripts and real loadgen runs.
 func TestScenariosAgainstICS(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -60,6 +62,9 @@ func TestScenariosAgainstICS(t *testing.T) {
 			lc.Size = 100
 			lc.Duration, lc.Warmup, lc.Drain, lc.Settle = 2*time.Second, 500*time.Millisecond, 3*time.Second, 10*time.Second
 			tt.cfg(&lc)
+			// The sweep stops at its p99 bound (DefaultSweepMaxP99 when
+			// unset): lift it so only the invariants can fail here.
+			lc.MaxP99, lc.MinRate = time.Hour, 0
 			rep, err := tt.run(context.Background(), lc)
 			if err != nil {
 				t.Fatal(err)
