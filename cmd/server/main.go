@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -45,7 +44,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "server: unexpected argument %q: settings are flags (-name value); see server -h\n", fs.Arg(0))
+		return 2
+	}
+	if err := config.CheckEnv(fs, os.Environ()); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if _, err := config.ParseLogLevel(cfg.LogLevel); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
@@ -148,8 +159,7 @@ func adminDisplay(adm *admin.Server) string {
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	lvl, _ := config.ParseLogLevel(cfg.LogLevel) // checked in run
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))

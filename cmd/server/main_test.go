@@ -135,3 +135,51 @@ func TestAdminDrainStopsServer(t *testing.T) {
 		t.Fatal("server still running 10s after Drain")
 	}
 }
+
+// TestRefusesBadSettings: a setting the server would otherwise ignore or
+// misread is refused before it starts, naming the offending value.
+func TestRefusesBadSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown log level", []string{"-log-level", "verbose"}, nil, `-log-level "verbose": want one of debug, info, warn, error`},
+		{"unknown log level from env", nil, map[string]string{"ICS_LOG_LEVEL": "loud"}, `-log-level "loud"`},
+		{"typo in an ICS_ variable", nil, map[string]string{"ICS_JWTKEY": "secret"}, "unknown environment variable ICS_JWTKEY: no server flag reads it (did you mean ICS_JWT_KEY?)"},
+		{"unknown ICS_ variable", nil, map[string]string{"ICS_COLOUR": "blue"}, "unknown environment variable ICS_COLOUR"},
+		{"stray argument", []string{"-http", "127.0.0.1:0", "8080"}, nil, `unexpected argument "8080"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var out, errb strings.Builder
+			code := run(append([]string{"-admin", ""}, tt.args...), &out, &errb)
+			if code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Fatalf("exit %d, want 2 with %q; stderr:\n%s", code, tt.want, errb.String())
+			}
+			if strings.Contains(errb.String(), "secret") {
+				t.Fatalf("the error prints a variable's value:\n%s", errb.String())
+			}
+			if out.Len() != 0 {
+				t.Fatalf("the server started: %s", out.String())
+			}
+		})
+	}
+}
+
+// TestAcceptsClientVariables: ICS_* variables other tools read (the admin
+// CLI's address, the browser test switch) do not stop the server.
+func TestAcceptsClientVariables(t *testing.T) {
+	t.Setenv("ICS_ADMIN_ADDR", "127.0.0.1:1")
+	t.Setenv("ICS_LOG_LEVEL", "WARN")
+	var errb strings.Builder
+	// -shards 0 stops it after the environment was checked and applied.
+	run([]string{"-http", "127.0.0.1:0", "-admin", "", "-shards", "0"}, io.Discard, &errb)
+	if !strings.Contains(errb.String(), "-shards must be > 0") || strings.Contains(errb.String(), "environment") {
+		t.Fatalf("stderr:\n%s", errb.String())
+	}
+}

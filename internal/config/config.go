@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -171,6 +172,9 @@ func (c *Config) Validate() error {
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
 	check(c.MaxHTTPInFlight > 0, "-http-inflight must be > 0, got %d", c.MaxHTTPInFlight)
 	check(c.AuthRate > 0 && c.AuthBurst > 0, "-auth-rate and -auth-burst must be > 0, got %v/%d", c.AuthRate, c.AuthBurst)
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
 	check(c.NodeID != "", "-node-id must not be empty")
 	check(!(c.ClusterListen != "" && len(c.NATSURLs) > 0), "-cluster-listen and -nats-url exclude each other: embed a NATS server or join one, got both")
 	check(c.NATSListen == "" || c.ClusterListen != "", "-nats-listen %q needs -cluster-listen (it exposes the embedded server)", c.NATSListen)
@@ -258,4 +262,63 @@ func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// ClientEnv are ICS_* variables that are not server flags but are read by
+// other parts of the project (the admin CLI, the browser tests), so a shell
+// that sets them can still start the server.
+var ClientEnv = []string{"ICS_ADMIN_ADDR", "ICS_REQUIRE_BROWSER", "ICS_CHROMIUM"}
+
+// CheckEnv refuses ICS_* variables in environ (os.Environ's form) that
+// name no flag of fs: a typo such as ICS_JWTKEY would otherwise be ignored
+// and the server would start with a random key. The error names each
+// variable and, when there is one, the flag variable it probably meant. It
+// never prints the value (it may be a secret).
+func CheckEnv(fs *flag.FlagSet, environ []string) error {
+	known := map[string]bool{}
+	for _, n := range ClientEnv {
+		known[n] = true
+	}
+	fs.VisitAll(func(f *flag.Flag) { known[EnvName(f.Name)] = true })
+	var errs []error
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "ICS_") || known[name] {
+			continue
+		}
+		msg := fmt.Sprintf("unknown environment variable %s: no server flag reads it", name)
+		if guess := closestEnv(name, known); guess != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", guess)
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errors.Join(errs...)
+}
+
+// closestEnv is the known name equal to name once underscores are dropped
+// and case ignored, or "".
+func closestEnv(name string, known map[string]bool) string {
+	squash := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "_", "")) }
+	for k := range known {
+		if squash(k) == squash(name) {
+			return k
+		}
+	}
+	return ""
+}
+
+// LogLevels are the values -log-level accepts.
+var LogLevels = []string{"debug", "info", "warn", "error"}
+
+// ParseLogLevel turns a -log-level value into a slog level, refusing
+// anything but LogLevels (any case).
+func ParseLogLevel(s string) (slog.Level, error) {
+	var lvl slog.Level
+	for _, l := range LogLevels {
+		if strings.EqualFold(s, l) {
+			err := lvl.UnmarshalText([]byte(l))
+			return lvl, err
+		}
+	}
+	return lvl, fmt.Errorf("-log-level %q: want one of %s", s, strings.Join(LogLevels, ", "))
 }
