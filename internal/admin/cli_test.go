@@ -37,7 +37,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	out := run(0, "stats")
-	for _, s := range []string{"version ", "SHARD", "FRAMES/WRITE", "RATE-CLOSES", "connections 2"} {
+	for _, s := range []string{"version ", "SHARD", "FRAMES/WRITE", "RATE-CLOSES", "SOCKETS", "connections 2 (sockets "} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stats table lacks %q:\n%s", s, out)
 		}
@@ -57,7 +57,9 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(out, "NICKNAME") || !strings.Contains(out, "alice") || !strings.Contains(out, "bob") {
 		t.Errorf("users: %s", out)
 	}
-	run(0, "broadcast", "-room", "global", "hello", "there")
+	if out := run(0, "broadcast", "-room", "global", "hello", "there"); !strings.Contains(out, "sent to 2 connections in 1 room\n") {
+		t.Errorf("broadcast: %q", out)
+	}
 	for _, c := range []*wstest.Client{alice, bob} {
 		f, _ := c.Until(t, "message")
 		if f.Str("from") != "system" || f.Str("body") != "hello there" {

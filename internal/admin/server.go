@@ -226,6 +226,9 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 
 func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if err := s.authorized(ss.Context(), info.FullMethod); err != nil {
+		if reflectionMethods[info.FullMethod] {
+			return h(srv, healthOnlyStream{ss})
+		}
 		return err
 	}
 	return h(srv, ss)

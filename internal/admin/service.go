@@ -79,7 +79,8 @@ func (s *Server) snapshot() *adminv1.GetStatsResponse {
 	for i, l := range loops {
 		ls := &adminv1.LoopStats{
 			Index:              int32(i),
-			Connections:        l.Conns.Load(),
+			Connections:        l.WSConns.Load(),
+			Sockets:            l.Conns.Load(),
 			WriteCalls:         l.Writes.Load(),
 			Frames:             l.Frames.Load(),
 			BytesOut:           l.BytesOut.Load(),

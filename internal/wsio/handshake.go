@@ -166,6 +166,7 @@ func (c *conn) upgrade(head []byte) {
 	c.tokens = append(c.tokens, tokenRef{nick: cl.Nickname, jti: cl.ID, exp: cl.Expires})
 	c.counted = true
 	c.srv.wsConns.Add(1)
+	c.ls.stats.WSConns.Add(1)
 	c.srv.shards.Shard(c.srv.shards.NickShard(cl.Nickname)).Claim(c, cl.Nickname, cl.ID, cl.Expires)
 }
 

@@ -18,7 +18,8 @@ import (
 // LoopStats are one event loop's counters: written on the loop, readable
 // anywhere.
 type LoopStats struct {
-	Conns          atomic.Int64  // sockets open on this loop
+	Conns          atomic.Int64  // sockets open on this loop (HTTP and WebSocket)
+	WSConns        atomic.Int64  // WebSocket connections among them (Server.Connections is their sum)
 	Writes         atomic.Uint64 // write/writev calls
 	Frames         atomic.Uint64 // frames written
 	BytesOut       atomic.Uint64 // bytes written

@@ -195,6 +195,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	c.ls.stats.Conns.Add(-1)
 	if c.counted {
 		s.wsConns.Add(-1)
+		c.ls.stats.WSConns.Add(-1)
 	}
 	c.cleanup()
 	return gnet.None

@@ -48,7 +48,8 @@ Commands:
 Flags of every command:
   -addr HOST:PORT   admin API address (default 127.0.0.1:9090, or $ICS_ADMIN_ADDR)
   -token TOKEN      bearer token (default $ICS_ADMIN_TOKEN)
-  -json             print the API's JSON instead of a table
+  -json             print the API's JSON instead of a table (the proto3 JSON
+                    mapping: 64-bit integers are strings, e.g. "goroutines": "18")
   -timeout D        deadline of each call (default 10s; drain: its drain timeout + 5s)
 `
 
@@ -301,7 +302,7 @@ func (c *client) run(cmd string, pos []string, w io.Writer) error {
 			return err
 		}
 		return c.print(w, r, func(tw *tabwriter.Writer) {
-			fmt.Fprintf(tw, "sent to %d connections in %d rooms\n", r.Recipients, r.Rooms)
+			fmt.Fprintf(tw, "sent to %s in %s\n", plural(int64(r.Recipients), "connection"), plural(int64(r.Rooms), "room"))
 		})
 	case "create-room":
 		if err := need(pos, 1, "one room name"); err != nil {
@@ -327,7 +328,7 @@ func (c *client) run(cmd string, pos []string, w io.Writer) error {
 			return err
 		}
 		return c.print(w, r, func(tw *tabwriter.Writer) {
-			fmt.Fprintf(tw, "deleted room %s; moving %d members to global\n", pos[0], r.Moved)
+			fmt.Fprintf(tw, "deleted room %s; moving %s to global\n", pos[0], plural(int64(r.Moved), "member"))
 		})
 	case "drain":
 		if err := need(pos, 0, "no arguments"); err != nil {
@@ -348,7 +349,7 @@ func (c *client) run(cmd string, pos []string, w io.Writer) error {
 			return err
 		}
 		return c.print(w, r, func(tw *tabwriter.Writer) {
-			fmt.Fprintf(tw, "drained: %d connections still open\n", r.Remaining)
+			fmt.Fprintf(tw, "drained: %s still open\n", plural(r.Remaining, "connection"))
 		})
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
@@ -373,9 +374,13 @@ func (c *client) print(w io.Writer, m proto.Message, table func(*tabwriter.Write
 
 func statsTable(tw *tabwriter.Writer, r *adminv1.GetStatsResponse) {
 	n := r.GetNode()
-	fmt.Fprintf(tw, "version %s\tup %s (since %s)\tgoroutines %d\theap %s\tgc %d\tconnections %d\tdraining %t\n",
+	var sockets int64
+	for _, l := range r.GetLoops() {
+		sockets += l.GetSockets()
+	}
+	fmt.Fprintf(tw, "version %s\tup %s (since %s)\tgoroutines %d\theap %s\tgc %d\tconnections %d (sockets %d)\tdraining %t\n",
 		n.GetVersion(), n.GetUptime().AsDuration().Round(time.Second), n.GetStartTime().AsTime().Local().Format(time.DateTime),
-		n.GetGoroutines(), bytesStr(n.GetHeapAllocBytes()), n.GetGcCount(), n.GetConnections(), n.GetDraining())
+		n.GetGoroutines(), bytesStr(n.GetHeapAllocBytes()), n.GetGcCount(), n.GetConnections(), sockets, n.GetDraining())
 	tw.Flush()
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SHARD\tROOMS\tMEMBERS\tNICKS\tINBOX\tINBOX-HIGH\tCOMMANDS\tMSGS-IN\tDELIVERIES\tBYTES-OUT")
@@ -385,9 +390,9 @@ func statsTable(tw *tabwriter.Writer, r *adminv1.GetStatsResponse) {
 	}
 	tw.Flush()
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "LOOP\tCONNS\tWRITES\tFRAMES\tFRAMES/WRITE\tBYTES-OUT\tSLOW-CLOSES\tRATE-LIMITED\tRATE-CLOSES")
+	fmt.Fprintln(tw, "LOOP\tCONNS\tSOCKETS\tWRITES\tFRAMES\tFRAMES/WRITE\tBYTES-OUT\tSLOW-CLOSES\tRATE-LIMITED\tRATE-CLOSES")
 	for _, l := range r.GetLoops() {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.2f\t%s\t%d\t%d\t%d\n", l.Index, l.Connections, l.WriteCalls, l.Frames,
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.2f\t%s\t%d\t%d\t%d\n", l.Index, l.Connections, l.Sockets, l.WriteCalls, l.Frames,
 			l.FramesPerWrite, bytesStr(l.BytesOut), l.SlowConsumerCloses, l.RateLimited, l.RateLimitCloses)
 	}
 }
@@ -403,4 +408,12 @@ func bytesStr(b uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+}
+
+// plural is "1 room", "2 rooms".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -485,7 +485,8 @@ type LoopStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Loop index (0-based).
 	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	// Sockets open on this loop now.
+	// WebSocket connections on this loop now (they add up to
+	// NodeStats.connections).
 	Connections int64 `protobuf:"varint,2,opt,name=connections,proto3" json:"connections,omitempty"`
 	// write/writev system calls.
 	WriteCalls uint64 `protobuf:"varint,3,opt,name=write_calls,json=writeCalls,proto3" json:"write_calls,omitempty"`
@@ -510,7 +511,10 @@ type LoopStats struct {
 	// Connections closed for missing pongs.
 	PingCloses uint64 `protobuf:"varint,13,opt,name=ping_closes,json=pingCloses,proto3" json:"ping_closes,omitempty"`
 	// Completed WebSocket upgrades.
-	Upgrades      uint64 `protobuf:"varint,14,opt,name=upgrades,proto3" json:"upgrades,omitempty"`
+	Upgrades uint64 `protobuf:"varint,14,opt,name=upgrades,proto3" json:"upgrades,omitempty"`
+	// Sockets open on this loop now: its WebSocket connections plus plain
+	// HTTP connections (browser keep-alives, /auth) and handshakes in progress.
+	Sockets       int64 `protobuf:"varint,15,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +643,13 @@ func (x *LoopStats) GetPingCloses() uint64 {
 func (x *LoopStats) GetUpgrades() uint64 {
 	if x != nil {
 		return x.Upgrades
+	}
+	return 0
+}
+
+func (x *LoopStats) GetSockets() int64 {
+	if x != nil {
+		return x.Sockets
 	}
 	return 0
 }
@@ -1534,7 +1545,7 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	" \x01(\x04R\bbytesOut\x12\x16\n" +
 	"\x06errors\x18\v \x01(\x04R\x06errors\x12\x12\n" +
 	"\x04busy\x18\f \x01(\x04R\x04busy\x12!\n" +
-	"\finbox_passes\x18\r \x01(\x04R\vinboxPasses\"\xe7\x03\n" +
+	"\finbox_passes\x18\r \x01(\x04R\vinboxPasses\"\x81\x04\n" +
 	"\tLoopStats\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12 \n" +
 	"\vconnections\x18\x02 \x01(\x03R\vconnections\x12\x1f\n" +
@@ -1553,7 +1564,8 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"\x0fprotocol_closes\x18\f \x01(\x04R\x0eprotocolCloses\x12\x1f\n" +
 	"\vping_closes\x18\r \x01(\x04R\n" +
 	"pingCloses\x12\x1a\n" +
-	"\bupgrades\x18\x0e \x01(\x04R\bupgrades\"N\n" +
+	"\bupgrades\x18\x0e \x01(\x04R\bupgrades\x12\x18\n" +
+	"\asockets\x18\x0f \x01(\x03R\asockets\"N\n" +
 	"\x10ListRoomsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
