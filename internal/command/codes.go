@@ -15,8 +15,11 @@ const (
 	// ErrServerBusy answers a command the owning shard cannot queue now
 	// (its inbox is over -shard-inbox); nothing was done, retry later.
 	ErrServerBusy = "server_busy"
-	// ErrDraining answers commands that would change state while the
-	// server shuts down.
+	// ErrInternal answers a command the server failed to carry out for
+	// a reason of its own (it could not sign a token for setnick).
+	ErrInternal = "internal"
+	// ErrDraining answers HTTP requests (POST /auth) that would change
+	// state while the server shuts down; it is never an `error` frame's.
 	ErrDraining = "draining"
 )
 

@@ -55,7 +55,21 @@ func finish(buf []byte, op byte) []byte {
 // AppendMessage encodes a chat `message` frame into dst (reused) and returns
 // the complete WebSocket frame.
 func AppendMessage[T string | []byte](dst []byte, from, room string, body T, ts int64) []byte {
-	b := begin(dst)
+	return finish(appendMessage(begin(dst), from, room, body, ts), opText)
+}
+
+// AppendSystemMessage encodes a `message` frame the server itself sends
+// (admin broadcasts): from `system` and marked `"server":true`, a field no
+// user's message carries, so clients tell the server from a user by the
+// frame's structure, not by the `from` name.
+func AppendSystemMessage(dst []byte, room, body string, ts int64) []byte {
+	b := appendMessage(begin(dst), System, room, body, ts)
+	b = append(b[:len(b)-1], `,"server":true}`...)
+	return finish(b, opText)
+}
+
+// appendMessage appends the JSON object of a `message` frame.
+func appendMessage[T string | []byte](b []byte, from, room string, body T, ts int64) []byte {
 	b = append(b, `{"type":"message","from":`...)
 	b = AppendString(b, from)
 	b = append(b, `,"body":`...)
@@ -64,13 +78,7 @@ func AppendMessage[T string | []byte](dst []byte, from, room string, body T, ts 
 	b = AppendString(b, room)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, ts, 10)
-	b = append(b, '}')
-	return finish(b, opText)
-}
-
-// AppendSystemMessage encodes a `message` frame from `system` (admin broadcasts).
-func AppendSystemMessage(dst []byte, room, body string, ts int64) []byte {
-	return AppendMessage(dst, System, room, body, ts)
+	return append(b, '}')
 }
 
 // AppendMembership encodes a `joined` or `left` event (typ) for nick in room.

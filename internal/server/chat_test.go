@@ -12,7 +12,8 @@ func TestMessageReachesRoomWithSpoofedFromIgnored(t *testing.T) {
 	alice := wstest.Dial(t, addr, "alice")
 	bob := wstest.Dial(t, addr, "bob")
 	alice.Expect(t, "joined") // bob joined
-	if err := bob.Send("message", map[string]any{"body": "hi there", "from": "mallory"}, "7"); err != nil {
+	// Neither a forged from nor a forged server marker survives.
+	if err := bob.Send("message", map[string]any{"body": "hi there", "from": "mallory", "server": true}, "7"); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []*wstest.Client{alice, bob} {
@@ -22,6 +23,9 @@ func TestMessageReachesRoomWithSpoofedFromIgnored(t *testing.T) {
 		}
 		if _, ok := f["id"]; ok {
 			t.Fatalf("broadcast carries an id: %v", f)
+		}
+		if _, ok := f["server"]; ok {
+			t.Fatalf("a user's message carries the server marker: %v", f)
 		}
 		if ts, _ := f["ts"].(float64); ts <= 0 {
 			t.Fatalf("no ts: %v", f)

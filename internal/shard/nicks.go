@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
 )
 
@@ -80,7 +81,7 @@ func (s *Shard) setNick(p fanout.Peer, a *args) {
 	e := s.nicks[a.nick]
 	if !e.free(s.g.opts.Now()) {
 		s.stats.Errors.Add(1)
-		s.batch.Control(p, NickResult{Nick: a.nick, Code: "nickname_taken", Msg: "nickname " + a.nick + " is in use"})
+		s.batch.Control(p, NickResult{Nick: a.nick, Code: command.ErrNicknameTaken, Msg: "nickname " + a.nick + " is in use"})
 		return
 	}
 	if e == nil {

@@ -64,7 +64,7 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	r.members = append(r.members, m)
 	s.members[p] = m
 	s.stats.Members.Add(1)
-	f := command.AppendMembership(nil, "joined", r.name, m.Nick)
+	f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
 	if s.presence(r) {
 		s.fanout(r, f)
 	} else {
@@ -122,7 +122,7 @@ func (s *Shard) remove(m *member) {
 	r.members = r.members[:last]
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
-	f := command.AppendMembership(nil, "left", r.name, m.Nick)
+	f := command.AppendMembership(nil, command.FrameLeft, r.name, m.Nick)
 	if s.presence(r) {
 		s.fanout(r, f)
 	}
@@ -173,7 +173,7 @@ func (s *Shard) listUsers(p fanout.Peer, id []byte) {
 		names = append(names, o.Nick)
 	}
 	slices.Sort(names)
-	s.batch.Add(p, command.AppendList(nil, "users", names, id))
+	s.batch.Add(p, command.AppendList(nil, command.FrameUsers, names, id))
 	clear(names)
 	s.names = names[:0]
 }
@@ -214,5 +214,5 @@ func (s *Shard) listRooms(ga *gather) {
 		all = append(all, p...)
 	}
 	slices.Sort(all)
-	s.batch.Add(ga.peer, command.AppendList(nil, "rooms", all, ga.id))
+	s.batch.Add(ga.peer, command.AppendList(nil, command.FrameRooms, all, ga.id))
 }

@@ -79,7 +79,7 @@ func (c *conn) setNick(name string, id []byte) {
 	}
 	token, cl, err := c.srv.issuer.Issue(name)
 	if err != nil {
-		c.sendError("internal", "could not issue a token", id)
+		c.sendError(command.ErrInternal, "could not issue a token", id)
 		return
 	}
 	g := c.srv.shards

@@ -1,0 +1,30 @@
+package command
+
+// This file declares the protocol's vocabulary in one place: the command
+// types a client sends, the frame types the server sends and the codes its
+// `error` frames carry. docs/PROTOCOL.md documents them, and
+// TestProtocolDocMatchesCode keeps the two in step.
+
+// Server frame types.
+const (
+	FrameMessage = "message"
+	FrameJoined  = "joined"
+	FrameLeft    = "left"
+	FrameNick    = "nick"
+	FrameUsers   = "users"
+	FrameRooms   = "rooms"
+	FrameError   = "error"
+)
+
+// FrameTypes are every server frame type, in the order docs/PROTOCOL.md
+// lists them.
+var FrameTypes = []string{FrameMessage, FrameJoined, FrameLeft, FrameNick, FrameUsers, FrameRooms, FrameError}
+
+// CommandTypes are every client command type, in Type order.
+func CommandTypes() []string { return typeNames[1:] }
+
+// ErrorCodes are every code an `error` frame can carry.
+var ErrorCodes = []string{
+	ErrBadJSON, ErrUnknownType, ErrBadArgs, ErrInvalidName, ErrRoomNotFound, ErrRoomExists,
+	ErrAlreadyInRoom, ErrNicknameTaken, ErrBodyTooLong, ErrRateLimited, ErrServerBusy, ErrInternal,
+}
