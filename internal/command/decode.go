@@ -31,7 +31,20 @@ type Command struct {
 	// Arg is the command's one string argument, unescaped: body for message,
 	// nickname for setnick, room for switchroom, name for createroom.
 	Arg []byte
+	// Watch is listrooms' optional args.watch: subscribe to (WatchOn) or
+	// unsubscribe from (WatchOff) pushed `rooms` frames.
+	Watch Watch
 }
+
+// Watch is the optional watch argument of listrooms.
+type Watch uint8
+
+// Watch values.
+const (
+	WatchUnset Watch = iota // no watch argument: the subscription is unchanged
+	WatchOn
+	WatchOff
+)
 
 // DecodeError is a command that could not be decoded. Code is the protocol
 // error code for the `error` frame; ID is echoed when it could be read.
@@ -101,7 +114,9 @@ func (d *Decoder) Decode(b []byte) (Command, *DecodeError) {
 		argName = "room"
 	case TypeCreateRoom:
 		argName = "name"
-	case TypeListUsers, TypeListRooms, TypeExit:
+	case TypeListRooms:
+		return d.listRooms(v, cmd)
+	case TypeListUsers, TypeExit:
 		return cmd, nil
 	default:
 		return Command{}, d.fail(ErrUnknownType, cmd.ID, "unknown command type")
@@ -125,6 +140,24 @@ var missingArg = [...]string{
 	TypeSwitchRoom: "missing string argument \"room\"",
 	TypeCreateRoom: "missing string argument \"name\"",
 	TypeExit:       "",
+}
+
+// listRooms reads listrooms' optional args.watch (a boolean).
+func (d *Decoder) listRooms(v *fastjson.Value, cmd Command) (Command, *DecodeError) {
+	args := v.Get("args")
+	if args == nil || args.Type() != fastjson.TypeObject {
+		return cmd, nil
+	}
+	switch w := args.Get("watch"); {
+	case w == nil:
+	case w.Type() == fastjson.TypeTrue:
+		cmd.Watch = WatchOn
+	case w.Type() == fastjson.TypeFalse:
+		cmd.Watch = WatchOff
+	default:
+		return Command{}, d.fail(ErrBadArgs, cmd.ID, "argument \"watch\" must be true or false")
+	}
+	return cmd, nil
 }
 
 func (d *Decoder) fail(code string, id []byte, msg string) *DecodeError {

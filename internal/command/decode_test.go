@@ -61,10 +61,11 @@ func TestDecodeNumberID(t *testing.T) {
 
 func TestDecodeTable(t *testing.T) {
 	type want struct {
-		typ  Type
-		arg  string // for commands with an argument
-		id   string // "" for none
-		code string // "" for success
+		typ   Type
+		arg   string // for commands with an argument
+		watch Watch  // listrooms' args.watch
+		id    string // "" for none
+		code  string // "" for success
 	}
 	for _, tc := range []struct {
 		name, in string
@@ -80,6 +81,10 @@ func TestDecodeTable(t *testing.T) {
 		{"listusers", `{"type":"listusers"}`, want{typ: TypeListUsers}},
 		{"listusers args ignored", `{"type":"listusers","args":5}`, want{typ: TypeListUsers}},
 		{"listrooms", `{"type":"listrooms","id":"r"}`, want{typ: TypeListRooms, id: `"r"`}},
+		{"listrooms watch", `{"type":"listrooms","args":{"watch":true}}`, want{typ: TypeListRooms, watch: WatchOn}},
+		{"listrooms unwatch", `{"type":"listrooms","args":{"watch":false},"id":2}`, want{typ: TypeListRooms, watch: WatchOff, id: "2"}},
+		{"listrooms args not object", `{"type":"listrooms","args":7}`, want{typ: TypeListRooms}},
+		{"listrooms watch not bool", `{"type":"listrooms","args":{"watch":"yes"},"id":"w"}`, want{code: ErrBadArgs, id: `"w"`}},
 		{"exit", `{"type":"exit","args":{"room":"global"}}`, want{typ: TypeExit}},
 		{"whitespace", " \t\r\n{ \"type\" : \"exit\" } \n", want{typ: TypeExit}},
 		{"id null", `{"type":"exit","id":null}`, want{typ: TypeExit}},
@@ -140,7 +145,7 @@ func TestDecodeTable(t *testing.T) {
 			if derr != nil {
 				t.Fatalf("unexpected error %v", derr)
 			}
-			if cmd.Type != tc.want.typ || string(cmd.Arg) != tc.want.arg || string(cmd.ID) != tc.want.id {
+			if cmd.Type != tc.want.typ || string(cmd.Arg) != tc.want.arg || string(cmd.ID) != tc.want.id || cmd.Watch != tc.want.watch {
 				t.Fatalf("got %v arg %q id %q, want %v arg %q id %q", cmd.Type, cmd.Arg, cmd.ID, tc.want.typ, tc.want.arg, tc.want.id)
 			}
 			if tc.want.id == "" && cmd.ID != nil {

@@ -284,6 +284,7 @@ func (g *Group) CreateRoom(ctx context.Context, name string) (RoomInfo, error) {
 		}
 		s.rooms[name] = &room{name: name}
 		s.stats.Rooms.Add(1)
+		s.g.roomsChanged.Store(true)
 		return true
 	})
 	if err != nil {
@@ -309,6 +310,7 @@ func (g *Group) DeleteRoom(ctx context.Context, name string) (int, error) {
 			return -1
 		}
 		r.deleting = true
+		s.g.roomsChanged.Store(true)
 		for _, m := range r.members {
 			s.batch.Control(m.peer, MoveOrder{Room: command.GlobalRoom})
 		}

@@ -54,6 +54,9 @@ type Member struct {
 	Remote string
 	Since  time.Time
 	Sent   uint64 // messages sent so far (carried across rooms)
+	// WatchRooms: the connection asked listrooms with watch and gets a
+	// `rooms` frame whenever the room list changes (carried across rooms).
+	WatchRooms bool
 }
 
 // Publish queues a chat frame from peer for its room on this shard. It
@@ -151,6 +154,7 @@ func (s *Shard) handle(o *op) {
 	case opUnpin:
 		if r := s.rooms[o.x.room]; r != nil {
 			r.pins--
+			s.g.roomsChanged.Store(true) // an empty pinned room is listed again
 			s.maybeDelete(r)
 		}
 	case opDisconnect:

@@ -62,6 +62,9 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	}
 	m := &member{peer: p, loop: p.Loop().Index, room: r, pos: len(r.members), Member: info}
 	r.members = append(r.members, m)
+	if len(r.members) == 1 {
+		s.g.roomsChanged.Store(true) // a room created by a switch becomes listed
+	}
 	s.members[p] = m
 	s.stats.Members.Add(1)
 	f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
@@ -142,6 +145,7 @@ func (s *Shard) maybeDelete(r *room) {
 	if len(r.members) == 0 && r.pins <= 0 && r.name != command.GlobalRoom {
 		delete(s.rooms, r.name)
 		s.stats.Rooms.Add(-1)
+		s.g.roomsChanged.Store(true)
 	}
 }
 
@@ -184,12 +188,14 @@ type gather struct {
 	left  atomic.Int32
 	peer  fanout.Peer
 	id    []byte
+	watch command.Watch
 }
 
 // ListRooms asks every shard for its rooms; the last to answer replies to
-// peer with the sorted union.
-func (g *Group) ListRooms(peer fanout.Peer, id []byte) {
-	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id}
+// peer with the sorted union. watch subscribes peer to pushed room lists
+// (or unsubscribes it); the shard that holds peer's membership records it.
+func (g *Group) ListRooms(peer fanout.Peer, id []byte, watch command.Watch) {
+	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id, watch: watch}
 	ga.left.Store(int32(len(g.shards)))
 	for _, s := range g.shards {
 		s.in.put(op{kind: opListRooms, x: &args{gather: ga}})
@@ -197,13 +203,10 @@ func (g *Group) ListRooms(peer fanout.Peer, id []byte) {
 }
 
 func (s *Shard) listRooms(ga *gather) {
-	names := make([]string, 0, len(s.rooms))
-	for name, r := range s.rooms {
-		if !r.deleting && (len(r.members) > 0 || name == command.GlobalRoom || r.pins == 0) {
-			names = append(names, name)
-		}
+	if m := s.members[ga.peer]; m != nil && ga.watch != command.WatchUnset {
+		m.WatchRooms = ga.watch == command.WatchOn
 	}
-	ga.parts[s.idx] = names
+	ga.parts[s.idx] = s.visibleRooms()
 	if ga.left.Add(-1) != 0 {
 		return
 	}

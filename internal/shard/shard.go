@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ics-chat/ics/internal/command"
@@ -16,9 +17,17 @@ type Options struct {
 	// PresenceMax: rooms with more members announce joined/left only to
 	// the member concerned (0 = always announce to the whole room).
 	PresenceMax int
+	// RoomsPushInterval is the least time between two `rooms` frames
+	// pushed to the connections that watch the room list: a storm of room
+	// creations costs each watcher at most one frame per interval
+	// (DefaultRoomsPushInterval when 0).
+	RoomsPushInterval time.Duration
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 }
+
+// DefaultRoomsPushInterval bounds how often watchers get a new room list.
+const DefaultRoomsPushInterval = time.Second
 
 // Group is the set of shards of one server.
 type Group struct {
@@ -26,12 +35,18 @@ type Group struct {
 	loops  []*fanout.Loop
 	opts   Options
 	wg     sync.WaitGroup
+	// roomsChanged is set by any shard whose visible rooms may have
+	// changed; the room-list pusher clears it.
+	roomsChanged atomic.Bool
 }
 
 // NewGroup creates n shards delivering to loops. Run starts them.
 func NewGroup(n int, loops []*fanout.Loop, opts Options) *Group {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.RoomsPushInterval <= 0 {
+		opts.RoomsPushInterval = DefaultRoomsPushInterval
 	}
 	if opts.InboxLimit <= 0 {
 		opts.InboxLimit = 1 << 16
@@ -57,6 +72,11 @@ func (g *Group) Start(ctx context.Context) {
 			s.run(ctx)
 		}()
 	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.pushRooms(ctx)
+	}()
 }
 
 // Wait blocks until every shard goroutine has returned.

@@ -39,7 +39,7 @@ func (c *conn) command(p []byte) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:
-		g.ListRooms(c, bytes.Clone(cmd.ID))
+		g.ListRooms(c, bytes.Clone(cmd.ID), cmd.Watch)
 	case command.TypeExit:
 		c.exit()
 	}
