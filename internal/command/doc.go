@@ -1,4 +1,4 @@
-// Package command is the protocol vocabulary of ../shared/PROTOCOL.md: it
+// Package command is the protocol vocabulary of docs/PROTOCOL.md: it
 // decodes client commands (fastjson, one reused parser per event loop) and
 // encodes every server frame as a complete WebSocket text frame with
 // append-style JSON, so each frame is built once and shared by all recipients.

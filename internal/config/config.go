@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Named defaults. They are the limits of ../shared/PROTOCOL.md unless noted.
+// Named defaults. They are the limits of docs/PROTOCOL.md unless noted.
 const (
 	DefaultHTTPAddr         = ":8080"
 	DefaultAdminAddr        = "127.0.0.1:9090"

@@ -17,5 +17,5 @@
 // The package owns only client-side state. It must never load a non-loopback
 // target unless Config.AllowRemote is set, never run unbounded in time, and
 // never import the server packages: it speaks the wire protocol
-// (shared/PROTOCOL.md) only.
+// (docs/PROTOCOL.md) only.
 package loadgen

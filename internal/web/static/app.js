@@ -1,6 +1,6 @@
 // ICS browser chat client. Plain JavaScript, no build step.
 //
-// It speaks the public protocol (../../shared/PROTOCOL.md): POST auth?nickname=
+// It speaks the public protocol (docs/PROTOCOL.md in the repository): POST auth?nickname=
 // for a token, then a WebSocket to ws offering ["ics.v1", token]. Every URL is
 // relative to the page, so the client also works behind a path prefix.
 //
