@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ import (
 	"github.com/ics-chat/ics/internal/wstest"
 )
 
-var updateScreenshot = flag.Bool("update-screenshot", false, "write docs/screenshot.png (and docs/screenshot-phone.png) from the browser test")
+var updateScreenshot = flag.Bool("update-screenshot", false, "write docs/screenshot.png and docs/screenshot-phone.png (TestScreenshots: scripted frames, fixed times, so the same bytes every run)")
 
 // chromiumPath finds the browser, or skips (fails under ICS_REQUIRE_BROWSER=1).
 func chromiumPath(t *testing.T) string {
@@ -222,6 +221,12 @@ func (p *page) waitMessage(from, body string) {
 		li.dataset.from === `+js(from)+` && li.querySelector('.body').textContent === `+js(body)+`)`)
 }
 
+// hasMessage reports whether the shown timeline has a message with body.
+func (p *page) hasMessage(body string) bool {
+	p.t.Helper()
+	return evalJS[bool](p, `[...document.querySelectorAll('#messages li.msg .body')].some(b => b.textContent === `+js(body)+`)`)
+}
+
 func (p *page) waitNotice(substr string) {
 	p.t.Helper()
 	p.wait("notice "+substr, `[...document.querySelectorAll('#messages li.notice')].some(li => li.textContent.includes(`+js(substr)+`))`)
@@ -295,13 +300,18 @@ func TestBrowserChat(t *testing.T) {
 		}
 	})
 
-	t.Run("create and switch rooms", func(t *testing.T) {
+	t.Run("room list updates itself, one timeline per room", func(t *testing.T) {
 		use(t, alice, bob)
 		alice.typeEnter("new-room-input", "lobby")
 		alice.waitRoom("lobby")
 		alice.waitUsers("alice")
-		bob.do(chromedp.Click(chromedp.ID("refresh-rooms")))
-		bob.wait("lobby listed", `!!document.querySelector('#room-list button[data-room="lobby"]')`)
+		// No click on bob's side: the server pushes the new list.
+		bob.wait("lobby listed without a click", `!!document.querySelector('#room-list button[data-room="lobby"]')`)
+		// alice's lobby has its own, empty timeline, and says what to do.
+		if alice.hasMessage("hello alice") {
+			t.Error("the lobby's timeline shows global's messages")
+		}
+		alice.wait("empty state", `!document.getElementById('empty-state').hidden && document.getElementById('empty-room').textContent === '#lobby'`)
 		bob.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="lobby"]`)))
 		bob.waitRoom("lobby")
 		alice.waitUsers("alice", "bob")
@@ -309,16 +319,61 @@ func TestBrowserChat(t *testing.T) {
 		alice.waitNotice("bob joined")
 		bob.send("made it to the lobby")
 		alice.waitMessage("bob", "made it to the lobby")
+		alice.wait("empty state gone", `document.getElementById('empty-state').hidden`)
+
+		// Back in global: global's own timeline, without the lobby's.
+		alice.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="global"]`)))
+		alice.waitRoom("global")
+		alice.waitMessage("bob", "hello alice")
+		if alice.hasMessage("made it to the lobby") {
+			t.Error("global's timeline shows the lobby's messages")
+		}
+		if n := evalJS[int](alice, `[...document.querySelectorAll('#messages li.notice.divider')].length`); n != 1 {
+			t.Errorf("global's timeline has %d 'You are in' dividers, want 1", n)
+		}
+		// A room created and left empty is deleted: it leaves bob's list
+		// by itself too.
+		alice.typeEnter("new-room-input", "attic")
+		alice.waitRoom("attic")
+		bob.wait("attic listed", `!!document.querySelector('#room-list button[data-room="attic"]')`)
+		alice.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="lobby"]`)))
+		alice.waitRoom("lobby")
+		alice.waitMessage("bob", "made it to the lobby")
+		bob.wait("attic gone without a click", `!document.querySelector('#room-list button[data-room="attic"]')`)
+	})
+
+	t.Run("server announcements look like the server", func(t *testing.T) {
+		use(t, alice, bob)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := srv.Shards().Broadcast(ctx, "lobby", "Maintenance at 18:00 UTC"); err != nil {
+			t.Fatal(err)
+		}
+		for _, pg := range []*page{alice, bob} {
+			pg.wait("announcement", `[...document.querySelectorAll('#messages li.msg.server')].some(li =>
+				li.querySelector('.body').textContent === 'Maintenance at 18:00 UTC' && li.querySelector('.sender').textContent === 'Server announcement')`)
+		}
 	})
 
 	var bobToken string
 	t.Run("change nickname", func(t *testing.T) {
 		use(t, alice, bob)
 		before := evalJS[string](bob, `window.icsClient.token`)
+		hueOf := func(p *page, sel string) string {
+			return evalJS[string](p, `document.querySelector(`+js(sel)+`).style.getPropertyValue('--hue')`)
+		}
+		aliceSeesBob, bobSeesSelf := hueOf(alice, `#user-list li[data-nick="bob"] .avatar`), hueOf(bob, `#me-avatar`)
 		bob.typeEnter("nick-input", "bobby")
 		bob.wait("new nickname", `document.getElementById('me-nick').textContent === 'bobby'`)
 		alice.waitNotice("bob is now bobby")
 		alice.waitUsers("alice", "bobby")
+		// The avatar keeps its colour across the rename, on both pages.
+		if got := hueOf(alice, `#user-list li[data-nick="bobby"] .avatar`); got != aliceSeesBob {
+			t.Errorf("alice sees bob's avatar hue %s become %s after the rename", aliceSeesBob, got)
+		}
+		if got := hueOf(bob, `#me-avatar`); got != bobSeesSelf {
+			t.Errorf("bob's own avatar hue %s became %s after the rename", bobSeesSelf, got)
+		}
 		bobToken = evalJS[string](bob, `window.icsClient.token`)
 		if bobToken == "" || bobToken == before {
 			t.Error("token not replaced after setnick")
@@ -362,7 +417,6 @@ func TestBrowserChat(t *testing.T) {
 	bob.waitMessage("alice", "It should reconnect by itself.")
 	bob.do(chromedp.Click(chromedp.ID("error-dismiss")))
 	bob.wait("banner dismissed", `document.getElementById('error-banner').hidden`)
-	shoot(t, alice, bob)
 
 	t.Run("accessible names and live region", func(t *testing.T) {
 		use(t, alice, bob)
@@ -460,7 +514,6 @@ func TestBrowserChat(t *testing.T) {
 		use(t, alice, bob)
 		alice.typeEnter("new-room-input", "den")
 		alice.waitRoom("den")
-		bob.do(chromedp.Click(chromedp.ID("refresh-rooms")))
 		bob.wait("den listed", `!!document.querySelector('#room-list button[data-room="den"]')`)
 		bob.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="den"]`)))
 		bob.waitRoom("den")
@@ -515,54 +568,4 @@ func TestBrowserChat(t *testing.T) {
 	})
 
 	t.Logf("browser scenarios took %s", time.Since(start).Round(time.Millisecond))
-}
-
-// shoot takes the screenshots: always into the test's temp dir (so the
-// capture path is exercised), and into docs/ with -update-screenshot.
-func shoot(t *testing.T, desktop, phone *page) {
-	t.Helper()
-	capture := func(p *page, w, h int64, scale float64) []byte {
-		ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
-		defer cancel()
-		if err := chromedp.Do(ctx,
-			chromedp.EmulateViewport(w, h, chromedp.EmulateScale(scale)),
-			chromedp.Sleep(300*time.Millisecond),
-			chromedp.Evaluate[chromedp.Void](`document.getElementById('messages').scrollTop = 1e9; document.activeElement.blur()`),
-		); err != nil {
-			t.Fatalf("emulate viewport: %v", err)
-		}
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
-			return err
-		})); err != nil {
-			t.Fatalf("reset viewport: %v", err)
-		}
-		return png
-	}
-	shots := map[string][]byte{
-		"screenshot.png":       capture(desktop, 1100, 680, 1),
-		"screenshot-phone.png": capture(phone, 360, 720, 2),
-	}
-	dir := t.TempDir()
-	if *updateScreenshot {
-		dir = filepath.Join("..", "..", "docs")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, png := range shots {
-		if len(png) < 1000 {
-			t.Fatalf("%s: suspiciously small (%d bytes)", name, len(png))
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if *updateScreenshot {
-		t.Logf("wrote screenshots to %s", dir)
-	}
 }

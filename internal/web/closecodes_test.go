@@ -29,6 +29,9 @@ type fakeICS struct {
 	// status, or accept and close with a code after sending frames.
 	ws func(n int) (refuse int, frames []string, code int, reason string)
 	wg sync.WaitGroup
+	// hold: a code of 0 keeps the connection open (commands are not
+	// answered) until hold is closed.
+	hold chan struct{}
 }
 
 func (f *fakeICS) handler() http.Handler {
@@ -77,6 +80,10 @@ func (f *fakeICS) handler() http.Handler {
 				if err := wsutil.WriteServerText(conn, []byte(fr)); err != nil {
 					return
 				}
+			}
+			if code == 0 {
+				<-f.hold
+				return
 			}
 			time.Sleep(100 * time.Millisecond)
 			_ = ws.WriteFrame(conn, ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))

@@ -28,6 +28,7 @@
     nickForm: $('nick-form'), nickInput: $('nick-input'),
     banner: $('error-banner'), bannerText: $('error-text'), bannerDismiss: $('error-dismiss'),
     messages: $('messages'), msgForm: $('message-form'), msgInput: $('message-input'),
+    empty: $('empty-state'), emptyRoom: $('empty-room'),
   };
 
   // Base of every relative URL: the directory of the page.
@@ -64,6 +65,9 @@
     seq: 0,
     pending: new Map(), // id -> what the command was (for error context)
     usersTimer: 0,
+    timelines: new Map(), // room -> the <li>s of that room's timeline while another room is shown
+    shown: '',          // the room whose timeline #messages shows
+    hues: new Map(),    // nickname -> avatar hue, carried over renames
   };
 
   // ---------- persistence (per tab) ----------
@@ -80,10 +84,17 @@
   }
 
   // ---------- small DOM helpers ----------
+  // A person's avatar colour: derived from the name the page first saw and
+  // handed on at each rename (see the nick frame), so it survives renames.
   function hue(name) {
-    let h = 0;
+    let h = state.hues.get(name);
+    if (h !== undefined) return h;
+    h = 0;
     for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) % 360;
     return h;
+  }
+  function renamed(old, nick) {
+    if (!state.hues.has(nick)) state.hues.set(nick, hue(old));
   }
   function avatar(name, cls) {
     const a = document.createElement('span');
@@ -108,6 +119,26 @@
     // Keep the log bounded.
     while (el.messages.childElementCount > 1000) el.messages.firstElementChild.remove();
     if (stick) scrollToBottom();
+    updateEmpty();
+  }
+
+  // ---------- one timeline per room ----------
+  // #messages shows the current room's timeline; the others wait, detached,
+  // in state.timelines until their room is shown again.
+  function showTimeline(room) {
+    if (state.shown === room) return;
+    if (state.shown) state.timelines.set(state.shown, [...el.messages.children]);
+    el.messages.replaceChildren(...(state.timelines.get(room) || []));
+    state.timelines.delete(room);
+    state.shown = room;
+    scrollToBottom();
+    updateEmpty();
+  }
+  // The empty state says what to do next while the room has no messages.
+  function updateEmpty() {
+    const none = !el.messages.querySelector('li.msg');
+    el.empty.hidden = !none;
+    el.emptyRoom.textContent = '#' + state.room;
   }
   function fmtTime(ts) {
     const d = new Date(ts);
@@ -115,20 +146,31 @@
   }
 
   function addMessage(f) {
-    const own = f.from === state.nick;
+    // The server's own messages are told by structure (docs/PROTOCOL.md,
+    // "Recognising the server"): a user named like the server is a user.
+    const server = f.server === true;
+    const own = !server && f.from === state.nick;
     const li = document.createElement('li');
-    li.className = 'msg' + (own ? ' own' : '') + (f.from === 'system' ? ' system' : '');
+    li.className = 'msg' + (own ? ' own' : '') + (server ? ' server' : '');
     li.dataset.testid = 'message';
     li.dataset.from = f.from;
     li.dataset.room = f.room || '';
-    if (!own) li.appendChild(avatar(f.from, 'large'));
+    if (server) {
+      const a = document.createElement('span');
+      a.className = 'avatar large server-avatar';
+      a.setAttribute('aria-hidden', 'true');
+      a.textContent = '!';
+      li.appendChild(a);
+    } else if (!own) {
+      li.appendChild(avatar(f.from, 'large'));
+    }
     const bubble = document.createElement('div');
     bubble.className = 'bubble';
     const meta = document.createElement('div');
     meta.className = 'meta';
     const who = document.createElement('span');
     who.className = 'sender';
-    who.textContent = own ? 'You' : f.from;
+    who.textContent = server ? 'Server announcement' : own ? 'You' : f.from;
     meta.appendChild(who);
     if (typeof f.ts === 'number') {
       const t = document.createElement('time');
@@ -170,6 +212,7 @@
 
   function setRoom(room) {
     state.room = room;
+    showTimeline(room);
     el.room.textContent = room;
     el.msgInput.placeholder = 'Message #' + room;
     document.title = '#' + room + ' · ICS chat';
@@ -265,13 +308,11 @@
         break;
       case 'joined':
         if (f.nickname === state.nick) {
-          if (f.room !== state.room || !state.joinedOnce) {
-            state.joinedOnce = true;
-            addNotice('You are in #' + f.room, 'divider');
-          }
           setRoom(f.room);
+          if (!el.messages.querySelector('li.notice.divider')) addNotice('You are in #' + f.room, 'divider');
           send('listusers', {}, 'listusers');
-          send('listrooms', {}, 'listrooms');
+          // watch: the server pushes the room list whenever it changes.
+          send('listrooms', { watch: true }, 'listrooms');
         } else {
           addNotice(f.body || (f.nickname + ' joined'));
           refreshUsersSoon();
@@ -284,6 +325,7 @@
         }
         break;
       case 'nick':
+        renamed(f.old, f.nickname);
         if (f.token || what === 'setnick') {
           if (f.token) state.token = f.token;
           setNick(f.nickname);
@@ -516,7 +558,6 @@
   function start(nick, token) {
     state.active = true;
     state.everConnected = false;
-    state.joinedOnce = false;
     state.attempt = 0;
     state.tokenRefused = false;
     state.takenStreak = 0;
@@ -524,6 +565,8 @@
     state.token = token;
     state.rooms = [];
     state.users = [];
+    state.timelines.clear();
+    state.shown = '';
     el.messages.replaceChildren();
     setNick(nick);
     setRoom(GLOBAL);
@@ -643,6 +686,7 @@
     get token() { return state.token; },
     get room() { return state.room; },
     get connected() { return !!state.ws && state.opened; },
+    get timelines() { return [...state.timelines.keys()]; },
   };
 
   // A reload in the same tab resumes the session.
