@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,7 +55,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cfg.parseArgs(mode, args[1:], stderr); err != nil {
 		if errors.Is(err, ErrUsage) && !errors.Is(err, errHelp) {
-			fmt.Fprintf(stderr, "loadgen %s: %v\n", mode, err)
+			fmt.Fprintf(stderr, "loadgen %s: %v\n", mode, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
+			fmt.Fprintf(stderr, "run 'loadgen %s -h' for its flags\n", mode)
 		}
 		if errors.Is(err, errHelp) {
 			return 0
@@ -68,6 +71,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSpinnerType(14),
 			progressbar.OptionSetElapsedTime(true), progressbar.OptionClearOnFinish())
 		cfg.Status = func(line string) { bar.Describe(line); _ = bar.Add(0) }
+	} else {
+		// No terminal (CI, a pipe, nohup): a plain progress line now and
+		// then, so a long run is visibly alive.
+		cfg.Status = progressLines(stderr, progressEvery)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -123,4 +130,23 @@ var runners = map[string]func(context.Context, Config) (*Report, error){
 	"connect": RunConnect,
 	"churn":   RunChurn,
 	"abuse":   RunAbuse,
+}
+
+// progressEvery is how often progress is printed without a terminal.
+const progressEvery = 5 * time.Second
+
+// progressLines returns a Status func that prints at most one line per
+// every to w, prefixed with the time since the run began.
+func progressLines(w io.Writer, every time.Duration) func(string) {
+	var mu sync.Mutex
+	start := time.Now()
+	var last time.Time
+	return func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(last) >= every {
+			last = now
+			fmt.Fprintf(w, "[%6.1fs] %s\n", now.Sub(start).Seconds(), line)
+		}
+	}
 }

@@ -15,25 +15,41 @@ import (
 
 func TestMainUsage(t *testing.T) {
 	tests := []struct {
-		name string
-		args []string
-		want int
+		name  string
+		args  []string
+		want  int
+		first string // stderr's first line contains it ("" = not checked)
+		lines int    // stderr has at most this many lines (0 = not checked)
 	}{
-		{"no command", nil, 2},
-		{"help", []string{"-h"}, 0},
-		{"unknown command", []string{"explode"}, 2},
-		{"bad flag", []string{"fanout", "-nope"}, 2},
-		{"flag help", []string{"fanout", "-h"}, 0},
-		{"remote target", []string{"fanout", "-addr", "192.0.2.1:80"}, 2},
-		{"extra args", []string{"connect", "stray"}, 2},
-		{"bad numbers", []string{"fanout", "-conns", "4", "-rooms", "2", "-publishers", "3"}, 2},
-		{"nothing listening", []string{"connect", "-addr", "127.0.0.1:1", "-conns", "1", "-duration", "100ms"}, 1},
+		{"no command", nil, 2, "", 0},
+		{"help", []string{"-h"}, 0, "", 0},
+		{"unknown command", []string{"explode"}, 2, `unknown command "explode"`, 0},
+		// The error first, then a one-line hint: not the whole flag list.
+		{"bad flag", []string{"fanout", "-nope"}, 2, "flag provided but not defined: -nope", 2},
+		{"bad value", []string{"connect", "-rate", "fast"}, 2, `invalid value "fast" for flag -rate`, 2},
+		{"flag help", []string{"fanout", "-h"}, 0, "usage: loadgen fanout", 0},
+		{"remote target", []string{"fanout", "-addr", "192.0.2.1:80"}, 2, "not a loopback address", 2},
+		{"extra args", []string{"connect", "stray"}, 2, `unexpected arguments "stray"`, 2},
+		{"bad numbers", []string{"fanout", "-conns", "4", "-rooms", "2", "-publishers", "3"}, 2, "exceeds -conns 4", 2},
+		// Fails at once rather than holding for the 60 s asked.
+		{"nothing listening", []string{"connect", "-addr", "127.0.0.1:1", "-conns", "1", "-duration", "60s"}, 1, "nothing accepts connections at 127.0.0.1:1", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
+			start := time.Now()
 			if got := Main(tc.args, &out, &errb); got != tc.want {
 				t.Fatalf("Main(%q) = %d, want %d; stderr: %s", tc.args, got, tc.want, errb.String())
+			}
+			if took := time.Since(start); took > 30*time.Second {
+				t.Fatalf("Main(%q) took %v", tc.args, took)
+			}
+			lines := strings.Split(strings.TrimRight(errb.String(), "\n"), "\n")
+			if tc.first != "" && !strings.Contains(lines[0], tc.first) {
+				t.Errorf("first stderr line %q, want it to contain %q", lines[0], tc.first)
+			}
+			if tc.lines > 0 && len(lines) > tc.lines {
+				t.Errorf("stderr has %d lines, want at most %d:\n%s", len(lines), tc.lines, errb.String())
 			}
 		})
 	}
@@ -61,6 +77,18 @@ func TestMainFanoutWritesReports(t *testing.T) {
 	if err != nil || !bytes.Contains(h, []byte("<svg")) || bytes.Contains(h, []byte("<script src")) || bytes.Contains(h, []byte("<link")) {
 		t.Fatalf("HTML report not self-contained with charts (%v)", err)
 	}
+	// The settings in human units, publishes/s on a chart of its own and
+	// the warm-up marked.
+	for _, want := range []string{"<th>connections</th><td>10</td>", "<td>1.5s (warm-up 500ms of it)</td>", "<td>20 messages/s per publisher</td>",
+		`aria-label="publishes per second"`, ">warm-up</text>"} {
+		if !bytes.Contains(h, []byte(want)) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	// Without a terminal the run prints progress lines.
+	if !strings.Contains(errb.String(), "s] ") {
+		t.Errorf("no progress line on stderr without a terminal: %q", errb.String())
+	}
 	// a threshold that cannot hold exits 1
 	code = Main([]string{"fanout", "-addr", addr, "-conns", "4", "-rate", "20", "-duration", "1s", "-warmup", "200ms",
 		"-prefix", "clitest2", "-min-rate", "1e9"}, &out, &errb)
@@ -84,6 +112,16 @@ func TestConnectAndChurn(t *testing.T) {
 	}
 	if rep.Server == nil || rep.Server.Source != "proc" || rep.Server.RSSBytesAfter <= 0 {
 		t.Fatalf("server stats from /proc missing: %+v", rep.Server)
+	}
+	if len(rep.Ramp) == 0 || rep.Ramp[len(rep.Ramp)-1].Up != 50 {
+		t.Fatalf("ramp not recorded: %+v", rep.Ramp)
+	}
+	htmlPath := filepath.Join(t.TempDir(), "c.html")
+	if err := rep.WriteHTML(htmlPath); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := os.ReadFile(htmlPath); !bytes.Contains(h, []byte(`aria-label="ramp: connections up"`)) || !bytes.Contains(h, []byte(`aria-label="ramp: handshake latency`)) {
+		t.Fatalf("connect report does not chart the ramp")
 	}
 
 	cfg = DefaultConfig()
@@ -146,5 +184,35 @@ func TestMetricsSample(t *testing.T) {
 	}
 	if _, ok := sampleServer(context.Background(), 0, "127.0.0.1:1"); ok {
 		t.Fatalf("sample from a closed port succeeded")
+	}
+}
+
+// TestRSSBelowNoise: an RSS change too small to mean anything per
+// connection is reported as such, not as a (possibly negative) figure.
+func TestRSSBelowNoise(t *testing.T) {
+	tests := []struct {
+		name      string
+		delta     int64
+		wantNoise bool
+		wantText  string
+	}{
+		{"tiny growth", 100 << 10, true, "below the measurement noise"},
+		{"shrink", -(500 << 10), true, "below the measurement noise"},
+		{"real growth", 30 << 20, false, "KiB per connection"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := ServerSample{Source: "proc", RSSBytes: 100 << 20, at: time.Now()}
+			b := ServerSample{Source: "proc", RSSBytes: a.RSSBytes + tc.delta, at: a.at.Add(time.Second)}
+			st := serverStats(1, a, b, 1000)
+			if st.RSSBelowNoise != tc.wantNoise || (tc.wantNoise && st.RSSPerConnBytes != 0) {
+				t.Fatalf("stats %+v", st)
+			}
+			var sum bytes.Buffer
+			(&Report{Mode: "connect", Server: st}).WriteSummary(&sum)
+			if !strings.Contains(sum.String(), tc.wantText) {
+				t.Fatalf("summary lacks %q:\n%s", tc.wantText, sum.String())
+			}
+		})
 	}
 }

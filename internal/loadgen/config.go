@@ -227,11 +227,16 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseArgs parses args for mode into c.
+// parseArgs parses args for mode into c. -h prints every flag to out; a
+// bad flag is returned as the error alone (the caller prints it and a
+// one-line hint, not the whole flag list).
 func (c *Config) parseArgs(mode string, args []string, out io.Writer) error {
-	fs := c.FlagSet(mode, out)
+	fs := c.FlagSet(mode, io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(out)
+			fmt.Fprintf(out, "usage: loadgen %s [flags]\n\n", mode)
+			fs.PrintDefaults()
 			return fmt.Errorf("%w: %w", ErrUsage, errHelp)
 		}
 		return fmt.Errorf("%w: %v", ErrUsage, err)

@@ -3,6 +3,8 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -13,6 +15,11 @@ import (
 // CPU (from /proc/ServerPID or /metrics).
 func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate("connect"); err != nil {
+		return nil, err
+	}
+	// Fail at once when nothing listens, instead of ramping and holding
+	// for the whole run.
+	if err := probe(ctx, cfg.Addr); err != nil {
 		return nil, err
 	}
 	rep := &Report{Mode: "connect", Config: cfg, Started: time.Now(), ConnsWanted: cfg.Conns}
@@ -26,20 +33,23 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	hs := newHist()
 	var last atomic.Int64
 	t0 := time.Now()
-	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.Rate, func(int) int { return 0 }, hs, func(up int) {
+	ramp := newRampRecorder(t0, cfg.Conns, cfg.Rate)
+	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.Rate, func(int) int { return 0 }, hs, func(up int, took time.Duration) {
+		ramp.add(up, took)
 		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) && cfg.Status != nil {
 			last.Store(now)
 			cfg.Status(fmt.Sprintf("connecting: %d/%d up, %.0f conns/s", up, cfg.Conns, float64(up)/time.Since(t0).Seconds()))
 		}
 	})
-	ramp := time.Since(t0)
+	rampTook := time.Since(t0)
+	rep.Ramp = ramp.finish()
 	for _, lc := range conns {
 		if lc != nil {
 			rep.ConnsUp++
 		}
 	}
-	rep.ConnectErrors, rep.ConnectError = len(errs), errSummary(errs)
-	rep.ConnectPerSec = float64(rep.ConnsUp) / ramp.Seconds()
+	rep.ConnectErrors, rep.ConnectError, rep.AuthRefused429 = len(errs), errSummary(errs), count429(errs)
+	rep.ConnectPerSec = float64(rep.ConnsUp) / rampTook.Seconds()
 	h := Summarize(hs)
 	rep.Handshake = &h
 
@@ -83,4 +93,67 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 		rep.failf("rate: %.0f connections/s below -min-rate %.0f", rep.ConnectPerSec, cfg.MinRate)
 	}
 	return rep, ctx.Err()
+}
+
+// probe checks that something accepts TCP connections at addr.
+func probe(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("nothing accepts connections at %s (is the server running?): %w", addr, err)
+	}
+	return c.Close()
+}
+
+// RampPoint is one slice of a connect ramp.
+type RampPoint struct {
+	T     float64 `json:"t"`                // seconds since the ramp began, at the end of the slice
+	Up    int     `json:"up"`               // connections up by then
+	N     int     `json:"n"`                // connections that came up in the slice
+	P50Ms float64 `json:"handshake_p50_ms"` // handshake (auth + upgrade) latency of the slice's connections
+	P99Ms float64 `json:"handshake_p99_ms"` //
+}
+
+// rampRecorder slices a ramp into about 50 points. add is called with the
+// dialer's lock held, so it needs none of its own.
+type rampRecorder struct {
+	t0    time.Time
+	step  time.Duration
+	cur   int
+	up    int
+	tooks []time.Duration
+	pts   []RampPoint
+}
+
+func newRampRecorder(t0 time.Time, conns int, rate float64) *rampRecorder {
+	expected := time.Duration(float64(conns) / rate * float64(time.Second))
+	return &rampRecorder{t0: t0, step: max(100*time.Millisecond, expected/50)}
+}
+
+func (r *rampRecorder) add(up int, took time.Duration) {
+	for b := int(time.Since(r.t0) / r.step); r.cur < b; r.cur++ {
+		r.flush()
+	}
+	r.up = up
+	r.tooks = append(r.tooks, took)
+}
+
+func (r *rampRecorder) flush() {
+	pt := RampPoint{T: float64(r.cur+1) * r.step.Seconds(), Up: r.up, N: len(r.tooks)}
+	if n := len(r.tooks); n > 0 {
+		slices.Sort(r.tooks)
+		ms := func(q float64) float64 { return float64(r.tooks[int(q*float64(n-1))]) / 1e6 }
+		pt.P50Ms, pt.P99Ms = ms(0.5), ms(0.99)
+	}
+	r.pts = append(r.pts, pt)
+	r.tooks = r.tooks[:0]
+}
+
+// finish closes the last slice and returns the points.
+func (r *rampRecorder) finish() []RampPoint {
+	if len(r.tooks) > 0 {
+		r.flush()
+	}
+	return r.pts
 }

@@ -314,7 +314,7 @@ func (e *engine) merged() (*hdrhistogram.Histogram, map[string]int64, map[int]in
 
 // dialAll opens n connections at rate per second with bounded concurrency,
 // calling room(i) for each connection's room. Failed slots are nil.
-func (e *engine) dialAll(ctx context.Context, n int, rate float64, room func(int) int, hs *hdrhistogram.Histogram, progress func(up int)) ([]*lgConn, []error) {
+func (e *engine) dialAll(ctx context.Context, n int, rate float64, room func(int) int, hs *hdrhistogram.Histogram, progress func(up int, took time.Duration)) ([]*lgConn, []error) {
 	conns := make([]*lgConn, n)
 	var (
 		mu   sync.Mutex
@@ -355,7 +355,7 @@ func (e *engine) dialAll(ctx context.Context, n int, rate float64, room func(int
 				recordNs(hs, int64(took))
 			}
 			if progress != nil {
-				progress(int(up.Add(1)))
+				progress(int(up.Add(1)), took)
 			}
 		}(i)
 	}

@@ -68,13 +68,13 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 		}
 	}
 	var lastStatus atomic.Int64
-	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.ConnectRate, func(i int) int { return i % R }, nil, func(up int) {
+	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.ConnectRate, func(i int) int { return i % R }, nil, func(up int, _ time.Duration) {
 		if now := time.Now().UnixNano(); now-lastStatus.Load() > int64(200*time.Millisecond) {
 			lastStatus.Store(now)
 			status("connecting: %d/%d up", up, cfg.Conns)
 		}
 	})
-	rep.ConnectErrors, rep.ConnectError = len(errs), errSummary(errs)
+	rep.ConnectErrors, rep.ConnectError, rep.AuthRefused429 = len(errs), errSummary(errs), count429(errs)
 	for _, lc := range conns {
 		if lc != nil {
 			rep.ConnsUp++

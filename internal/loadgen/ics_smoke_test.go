@@ -118,3 +118,23 @@ func TestMainPrintsAdminStats(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectReports429: when the server's /auth limit refuses connections,
+// the report says so in those words.
+func TestConnectReports429(t *testing.T) {
+	lc := loadgen.DefaultConfig()
+	lc.Addr = startICS(t, func(c *config.Config) { c.AuthRate, c.AuthBurst = 1, 5 })
+	lc.Prefix, lc.Conns, lc.Rate, lc.Duration, lc.Warmup = "lim", 20, 200, 200*time.Millisecond, 0
+	rep, err := loadgen.RunConnect(context.Background(), lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.AuthRefused429 == 0 || rep.AuthRefused429 > 15 {
+		t.Fatalf("%d connections refused with 429, want 1..15 (burst 5 of 20)", rep.AuthRefused429)
+	}
+	var sum strings.Builder
+	rep.WriteSummary(&sum)
+	if !strings.Contains(sum.String(), "429 Too Many Requests") || !strings.Contains(sum.String(), "-auth-rate") {
+		t.Fatalf("summary does not explain the 429s:\n%s", sum.String())
+	}
+}

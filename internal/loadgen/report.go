@@ -37,6 +37,9 @@ type Report struct {
 	ConnsUp         int     `json:"conns_up"`
 	ConnectErrors   int     `json:"connect_errors"`
 	ConnectError    string  `json:"connect_error,omitempty"`
+	// AuthRefused429 counts connections refused by /auth with 429: the
+	// server's per-address /auth limit capped the connect rate.
+	AuthRefused429 int `json:"auth_refused_429,omitempty"`
 	ClosedDuringRun int64   `json:"closed_during_run"`
 	SettleSec       float64 `json:"settle_s,omitempty"` // time spent waiting for membership events before publishing
 
@@ -64,6 +67,7 @@ type Report struct {
 
 	// connect
 	ConnectPerSec float64         `json:"connect_per_s,omitempty"`
+	Ramp          []RampPoint     `json:"ramp,omitempty"`
 	Handshake     *LatencySummary `json:"handshake,omitempty"`
 
 	// sweep
@@ -111,6 +115,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, ", %d closed during run", r.ClosedDuringRun)
 	}
 	fmt.Fprintln(w)
+	if r.AuthRefused429 > 0 {
+		fmt.Fprintf(w, "  /auth answered 429 Too Many Requests %d times: the server's per-address /auth limit capped the connect rate (raise -auth-rate and -auth-burst on the server for big runs)\n", r.AuthRefused429)
+	}
 	switch r.Mode {
 	case "connect":
 		fmt.Fprintf(w, "  connect rate: %.0f conns/s\n", r.ConnectPerSec)
@@ -160,7 +167,10 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if s := r.Server; s != nil {
 		fmt.Fprintf(w, "  server (%s): CPU %.2fs (%.0f%% of a core), RSS %.1f → %.1f MiB", s.Source, s.CPUSec, s.CPUPercent,
 			float64(s.RSSBytesBefore)/(1<<20), float64(s.RSSBytesAfter)/(1<<20))
-		if s.RSSPerConnBytes != 0 {
+		switch {
+		case s.RSSBelowNoise:
+			fmt.Fprintf(w, " (change below the measurement noise of ±%d MiB: too small a run for a figure per connection)", RSSNoiseBytes>>20)
+		case s.RSSPerConnBytes != 0:
 			fmt.Fprintf(w, ", %.1f KiB per connection", s.RSSPerConnBytes/1024)
 		}
 		fmt.Fprintln(w)

@@ -96,7 +96,15 @@ type ServerStats struct {
 	RSSBytesBefore  int64   `json:"rss_bytes_before"`
 	RSSBytesAfter   int64   `json:"rss_bytes_after"`
 	RSSPerConnBytes float64 `json:"rss_per_conn_bytes,omitempty"`
+	// RSSBelowNoise: the RSS moved less than RSSNoiseBytes, so no figure
+	// per connection is given (a few hundred connections move RSS by less
+	// than the GC and the allocator do on their own).
+	RSSBelowNoise bool `json:"rss_below_noise,omitempty"`
 }
+
+// RSSNoiseBytes is the RSS change below which a per-connection figure would
+// be noise: the heap's own growth and release between two samples.
+const RSSNoiseBytes = 4 << 20
 
 // sampleServer reads the server's CPU and RSS from /proc/PID when pid > 0,
 // else from the Prometheus text at http://addr/metrics. ok is false when
@@ -203,8 +211,10 @@ func serverStats(pid int, a, b ServerSample, conns int) *ServerStats {
 	if wall := b.at.Sub(a.at).Seconds(); wall > 0 {
 		st.CPUPercent = 100 * st.CPUSec / wall
 	}
-	if conns > 0 {
-		st.RSSPerConnBytes = float64(b.RSSBytes-a.RSSBytes) / float64(conns)
+	if d := b.RSSBytes - a.RSSBytes; d < RSSNoiseBytes && d > -RSSNoiseBytes {
+		st.RSSBelowNoise = true
+	} else if conns > 0 {
+		st.RSSPerConnBytes = float64(d) / float64(conns)
 	}
 	return st
 }

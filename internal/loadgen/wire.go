@@ -257,6 +257,18 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("auth %q: status %d: %s", e.Nick, e.Status, truncate(e.Body, 200))
 }
 
+// count429 counts the /auth refusals with 429 Too Many Requests in errs.
+func count429(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		var ae *AuthError
+		if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
+			n++
+		}
+	}
+	return n
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
