@@ -33,15 +33,13 @@ type Report struct {
 	WallSec  float64   `json:"wall_s"`
 	Failures []string  `json:"failures"`
 
-	ConnsWanted   int    `json:"conns_wanted"`
-	ConnsUp       int    `json:"conns_up"`
-	ConnectErrors int    `json:"connect_errors"`
-	ConnectError  string `json:"connect_error,omitempty"`
-	// AuthRefused429 counts connections refused by /auth with 429: the
-	// server's per-address /auth limit capped the connect rate.
-	AuthRefused429  int     `json:"auth_refused_429,omitempty"`
+	ConnsWanted     int     `json:"conns_wanted"`
+	ConnsUp         int     `json:"conns_up"`
+	ConnectErrors   int     `json:"connect_errors"`
+	ConnectError    string  `json:"connect_error,omitempty"`
 	ClosedDuringRun int64   `json:"closed_during_run"`
 	SettleSec       float64 `json:"settle_s,omitempty"` // time spent waiting for membership events before publishing
+	AuthRefused429  int     `json:"auth_refused_429,omitempty"` // connections /auth refused with 429: its per-address limit capped the connect rate
 
 	// fanout / sweep step
 	Sent             uint64         `json:"sent"`
