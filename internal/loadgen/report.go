@@ -39,7 +39,10 @@ type Report struct {
 	ConnectError    string  `json:"connect_error,omitempty"`
 	ClosedDuringRun int64   `json:"closed_during_run"`
 	SettleSec       float64 `json:"settle_s,omitempty"` // time spent waiting for membership events before publishing
-	AuthRefused429  int     `json:"auth_refused_429,omitempty"` // connections /auth refused with 429: its per-address limit capped the connect rate
+
+	// AuthRefused429 counts connections /auth refused with 429: the
+	// server's per-address /auth limit capped the connect rate.
+	AuthRefused429 int `json:"auth_refused_429,omitempty"`
 
 	// fanout / sweep step
 	Sent             uint64         `json:"sent"`
