@@ -113,7 +113,7 @@ func fmtNum(v float64) string {
 var htmlTmpl = template.Must(template.New("r").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>loadgen {{.R.Mode}} {{.R.Config.Addr}}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:820px}pre{background:#f5f5f5;padding:1em;overflow:auto}
-.pass{color:#070}.fail{color:#b00}th{text-align:left;padding-right:1.5em;font-weight:600}td,th{padding:2px 0}</style></head><body>
+.pass{color:#070}.fail{color:#b00}th{text-align:left;font-weight:600}td,th{padding:2px 1.5em 2px 0}</style></head><body>
 <h1>loadgen {{.R.Mode}} — {{if .R.OK}}<span class="pass">PASS</span>{{else}}<span class="fail">FAIL</span>{{end}}</h1>
 <h2>Settings</h2>
 <table>{{range .Settings}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>{{end}}</table>

@@ -211,7 +211,7 @@ func serverStats(pid int, a, b ServerSample, conns int) *ServerStats {
 	if wall := b.at.Sub(a.at).Seconds(); wall > 0 {
 		st.CPUPercent = 100 * st.CPUSec / wall
 	}
-	if d := b.RSSBytes - a.RSSBytes; d < RSSNoiseBytes && d > -RSSNoiseBytes {
+	if d := b.RSSBytes - a.RSSBytes; conns > 0 && d < RSSNoiseBytes && d > -RSSNoiseBytes {
 		st.RSSBelowNoise = true
 	} else if conns > 0 {
 		st.RSSPerConnBytes = float64(d) / float64(conns)
