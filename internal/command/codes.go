@@ -20,6 +20,21 @@ const (
 	ErrDraining = "draining"
 )
 
+// Server frame types and limits of history and recovery (v1.1).
+const (
+	// FrameJoined is the membership event; the member's own copy carries
+	// the room's seq and epoch.
+	FrameJoined = "joined"
+	// FrameHistory answers the `history` command.
+	FrameHistory = "history"
+	// HistoryDefaultLimit is `limit` when a history command gives none.
+	HistoryDefaultLimit = 50
+	// HistoryMaxLimit is the largest `limit` a history command may ask.
+	HistoryMaxLimit = 100
+	// MaxEpochLen bounds the `epoch` argument (server epochs are shorter).
+	MaxEpochLen = 64
+)
+
 // WebSocket close codes used by the server.
 const (
 	CloseNormal         = 1000
