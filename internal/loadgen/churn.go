@@ -30,9 +30,9 @@ type ChurnStats struct {
 	RecoveryMissed  int64 `json:"recovery_missed"`
 	NoHistory       int64 `json:"no_history,omitempty"`
 
-	cycles, failures, refused                      atomic.Int64
+	cycles, failures, refused                       atomic.Int64
 	checks, recovered, partial, missed, unsupported atomic.Int64
-	mu                                             sync.Mutex
+	mu                                              sync.Mutex
 }
 
 // ReauthWait is how long a churn cycle retries /auth for a nickname whose
