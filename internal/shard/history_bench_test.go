@@ -60,3 +60,26 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkPost is the shard's cost per message besides the fan-out itself:
+// numbering, and with history on keeping the frame (ring push, the oldest
+// dropped once the room is full, byte accounting). The room has no members.
+func BenchmarkPost(b *testing.B) {
+	for _, hist := range []int{0, 100} {
+		b.Run(fmt.Sprintf("history=%d", hist), func(b *testing.B) {
+			loops, _, stop := fakeLoops(1, false)
+			defer stop()
+			g := NewGroup(1, loops, Options{HistorySize: hist, HistoryTTL: time.Hour, HistoryMaxBytes: 64 << 20})
+			s := g.Shard(0)
+			s.tick()
+			r := s.rooms[command.GlobalRoom]
+			open := command.OpenMessage(nil, "user00000", command.GlobalRoom, "hello world, this is a chat message", 1700000000000)
+			frame := command.SealMessage(openFrame(open), 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				r.seq++
+				s.post(r, frame)
+			}
+		})
+	}
+}
