@@ -148,7 +148,7 @@ func (s *Server) ListRooms(ctx context.Context, req *adminv1.ListRoomsRequest) (
 }
 
 func roomPB(r shard.RoomInfo) *adminv1.Room {
-	return &adminv1.Room{Name: r.Name, MemberCount: int64(r.Members), Shard: int32(r.Shard)}
+	return &adminv1.Room{Name: r.Name, MemberCount: int64(r.Members), Shard: int32(r.Shard), Seq: r.Seq, Epoch: r.Epoch, HistoryBytes: r.History}
 }
 
 // ListUsers implements AdminService.

@@ -22,9 +22,28 @@ func BenchmarkEncodeMessage(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		f := AppendMessage(buf, "alice", "global", body, 1700000000000)
+		f := AppendMessage(buf, "alice", "global", body, 1700000000000, 123456)
 		n = len(f)
 		buf = f[:0]
+	}
+	b.SetBytes(int64(n))
+}
+
+// BenchmarkOpenSealMessage is the server's path for one message: the event
+// loop encodes the open message, the room's shard seals it with its seq.
+func BenchmarkOpenSealMessage(b *testing.B) {
+	buf := make([]byte, 0, 256)
+	sealed := make([]byte, 0, 256)
+	body := []byte("hello world, this is a chat message of a typical length")
+	b.ReportAllocs()
+	var n int
+	seq := uint64(1)
+	for b.Loop() {
+		o := OpenMessage(buf, "alice", "global", body, 1700000000000)
+		buf = o[:0]
+		f := SealMessage(append(sealed[:0], o...), seq)
+		seq++
+		n = len(f)
 	}
 	b.SetBytes(int64(n))
 }

@@ -23,6 +23,16 @@ const (
 	ErrDraining = "draining"
 )
 
+// Limits of history and recovery (v1.1); the frame types are in vocab.go.
+const (
+	// HistoryDefaultLimit is `limit` when a history command gives none.
+	HistoryDefaultLimit = 50
+	// HistoryMaxLimit is the largest `limit` a history command may ask.
+	HistoryMaxLimit = 100
+	// MaxEpochLen bounds the `epoch` argument (server epochs are shorter).
+	MaxEpochLen = 64
+)
+
 // WebSocket close codes used by the server.
 const (
 	CloseNormal         = 1000

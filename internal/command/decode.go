@@ -15,9 +15,10 @@ const (
 	TypeListUsers
 	TypeListRooms
 	TypeExit
+	TypeHistory
 )
 
-var typeNames = [...]string{"unknown", "message", "setnick", "switchroom", "createroom", "listusers", "listrooms", "exit"}
+var typeNames = [...]string{"unknown", "message", "setnick", "switchroom", "createroom", "listusers", "listrooms", "exit", "history"}
 
 func (t Type) String() string { return typeNames[t] }
 
@@ -29,11 +30,18 @@ type Command struct {
 	// number), ready to be appended to a reply; nil when absent.
 	ID []byte
 	// Arg is the command's one string argument, unescaped: body for message,
-	// nickname for setnick, room for switchroom, name for createroom.
+	// nickname for setnick, room for switchroom, name for createroom,
+	// epoch for history (nil when not given).
 	Arg []byte
 	// Watch is listrooms' optional args.watch: subscribe to (WatchOn) or
 	// unsubscribe from (WatchOff) pushed `rooms` frames.
 	Watch Watch
+	// History arguments: Since is valid when HasSince; Limit is 1 to
+	// HistoryMaxLimit (HistoryDefaultLimit when not given).
+	Since    uint64
+	HasSince bool
+	HasEpoch bool
+	Limit    int
 }
 
 // Watch is the optional watch argument of listrooms.
@@ -118,6 +126,8 @@ func (d *Decoder) Decode(b []byte) (Command, *DecodeError) {
 		return d.listRooms(v, cmd)
 	case TypeListUsers, TypeExit:
 		return cmd, nil
+	case TypeHistory:
+		return d.history(v.Get("args"), cmd)
 	default:
 		return Command{}, d.fail(ErrUnknownType, cmd.ID, "unknown command type")
 	}
@@ -160,6 +170,40 @@ func (d *Decoder) listRooms(v *fastjson.Value, cmd Command) (Command, *DecodeErr
 	return cmd, nil
 }
 
+// history reads the optional arguments of a history command. args may be
+// nil (no args at all: the last HistoryDefaultLimit messages).
+func (d *Decoder) history(args *fastjson.Value, cmd Command) (Command, *DecodeError) {
+	cmd.Limit = HistoryDefaultLimit
+	if args == nil || args.Type() == fastjson.TypeNull {
+		return cmd, nil
+	}
+	if args.Type() != fastjson.TypeObject {
+		return Command{}, d.fail(ErrBadArgs, cmd.ID, "\"args\" must be an object")
+	}
+	if v := args.Get("since"); v != nil && v.Type() != fastjson.TypeNull {
+		n, err := v.Uint64()
+		if v.Type() != fastjson.TypeNumber || err != nil {
+			return Command{}, d.fail(ErrBadArgs, cmd.ID, "\"since\" must be a non-negative integer seq")
+		}
+		cmd.Since, cmd.HasSince = n, true
+	}
+	if v := args.Get("epoch"); v != nil && v.Type() != fastjson.TypeNull {
+		e, err := v.StringBytes()
+		if err != nil || len(e) > MaxEpochLen {
+			return Command{}, d.fail(ErrBadArgs, cmd.ID, "\"epoch\" must be a string of at most 64 bytes")
+		}
+		cmd.Arg, cmd.HasEpoch = e, true
+	}
+	if v := args.Get("limit"); v != nil && v.Type() != fastjson.TypeNull {
+		n, err := v.Int()
+		if v.Type() != fastjson.TypeNumber || err != nil || n < 1 || n > HistoryMaxLimit {
+			return Command{}, d.fail(ErrBadArgs, cmd.ID, "\"limit\" must be an integer from 1 to 100")
+		}
+		cmd.Limit = n
+	}
+	return cmd, nil
+}
+
 func (d *Decoder) fail(code string, id []byte, msg string) *DecodeError {
 	d.err = DecodeError{Code: code, Msg: msg, ID: id}
 	return &d.err
@@ -181,6 +225,8 @@ func lookupType(t []byte) Type {
 		return TypeListRooms
 	case "exit":
 		return TypeExit
+	case "history":
+		return TypeHistory
 	}
 	return TypeUnknown
 }

@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -195,6 +196,58 @@ func TestValidName(t *testing.T) {
 		}
 		if got := ValidName([]byte(name)); got != want {
 			t.Errorf("ValidName([]byte(%q)) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestDecodeHistory(t *testing.T) {
+	for _, tc := range []struct {
+		args     string // "" = no args field
+		bad      bool   // bad_args expected
+		since    uint64
+		hasSince bool
+		epoch    string
+		hasEpoch bool
+		limit    int
+	}{
+		{args: "", limit: 50},
+		{args: `{}`, limit: 50},
+		{args: `null`, limit: 50},
+		{args: `{"since":0}`, hasSince: true, limit: 50},
+		{args: `{"since":17,"epoch":"abc-0-1","limit":3}`, since: 17, hasSince: true, epoch: "abc-0-1", hasEpoch: true, limit: 3},
+		{args: `{"epoch":""}`, hasEpoch: true, limit: 50},
+		{args: `{"limit":1}`, limit: 1},
+		{args: `{"limit":100}`, limit: 100},
+		{args: `{"since":null,"epoch":null,"limit":null}`, limit: 50},
+		{args: `{"limit":0}`, bad: true},
+		{args: `{"limit":101}`, bad: true},
+		{args: `{"limit":-5}`, bad: true},
+		{args: `{"limit":2.5}`, bad: true},
+		{args: `{"limit":"10"}`, bad: true},
+		{args: `{"since":-1}`, bad: true},
+		{args: `{"since":1.5}`, bad: true},
+		{args: `{"since":"3"}`, bad: true},
+		{args: `{"since":1e3}`, bad: true},
+		{args: `{"since":99999999999999999999999}`, bad: true},
+		{args: `{"epoch":7}`, bad: true},
+		{args: `{"epoch":"` + strings.Repeat("e", 65) + `"}`, bad: true},
+		{args: `[]`, bad: true},
+	} {
+		in := `{"type":"history","id":1}`
+		if tc.args != "" {
+			in = `{"type":"history","id":1,"args":` + tc.args + `}`
+		}
+		var d Decoder
+		cmd, derr := d.Decode([]byte(in))
+		if tc.bad {
+			if derr == nil || derr.Code != ErrBadArgs || string(derr.ID) != "1" {
+				t.Errorf("%s: got %+v, %v; want bad_args echoing id 1", in, cmd, derr)
+			}
+			continue
+		}
+		if derr != nil || cmd.Type != TypeHistory || cmd.Since != tc.since || cmd.HasSince != tc.hasSince ||
+			string(cmd.Arg) != tc.epoch || cmd.HasEpoch != tc.hasEpoch || cmd.Limit != tc.limit {
+			t.Errorf("%s: got %+v, %v", in, cmd, derr)
 		}
 	}
 }

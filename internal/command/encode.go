@@ -52,24 +52,24 @@ func finish(buf []byte, op byte) []byte {
 	return buf
 }
 
-// AppendMessage encodes a chat `message` frame into dst (reused) and returns
-// the complete WebSocket frame.
-func AppendMessage[T string | []byte](dst []byte, from, room string, body T, ts int64) []byte {
-	return finish(appendMessage(begin(dst), from, room, body, ts), opText)
+// AppendMessage encodes a complete chat `message` frame into dst (reused)
+// and returns it; the frame starts at dst[0]. The server's hot path uses
+// OpenMessage and SealMessage instead, so the room's shard can number the
+// frame without re-encoding it.
+func AppendMessage[T string | []byte](dst []byte, from, room string, body T, ts int64, seq uint64) []byte {
+	return finish(appendSeq(OpenMessage(dst, from, room, body, ts), seq), opText)
 }
 
-// AppendSystemMessage encodes a `message` frame the server itself sends
-// (admin broadcasts): from `system` and marked `"server":true`, a field no
-// user's message carries, so clients tell the server from a user by the
-// frame's structure, not by the `from` name.
-func AppendSystemMessage(dst []byte, room, body string, ts int64) []byte {
-	b := appendMessage(begin(dst), System, room, body, ts)
-	b = append(b[:len(b)-1], `,"server":true}`...)
-	return finish(b, opText)
-}
+// SealRoom is the spare capacity SealMessage needs after an open message:
+// `,"seq":` (7 bytes), 20 digits and `}`.
+const SealRoom = 7 + 20 + 1
 
-// appendMessage appends the JSON object of a `message` frame.
-func appendMessage[T string | []byte](b []byte, from, room string, body T, ts int64) []byte {
+// OpenMessage encodes a `message` frame into dst (reused) up to and
+// including its ts field, leaving the object open and room for the frame
+// header in front. The result is not a frame: SealMessage completes it once
+// the room's sequence number is known.
+func OpenMessage[T string | []byte](dst []byte, from, room string, body T, ts int64) []byte {
+	b := begin(dst)
 	b = append(b, `{"type":"message","from":`...)
 	b = AppendString(b, from)
 	b = append(b, `,"body":`...)
@@ -77,12 +77,87 @@ func appendMessage[T string | []byte](b []byte, from, room string, body T, ts in
 	b = append(b, `,"room":`...)
 	b = AppendString(b, room)
 	b = append(b, `,"ts":`...)
-	b = strconv.AppendInt(b, ts, 10)
+	return strconv.AppendInt(b, ts, 10)
+}
+
+// SealMessage appends `,"seq":seq}` to an open message and writes the frame
+// header in front of it, right-aligned in the reserved headroom so nothing
+// moves. The frame is a sub-slice of open's array (it need not start at
+// open[0]). It allocates nothing when open has SealRoom spare capacity.
+func SealMessage(open []byte, seq uint64) []byte {
+	b := appendSeq(open, seq)
+	n := len(b) - headroom
+	var h [headroom]byte
+	size := 2
+	switch {
+	case n <= 125:
+		h[1] = byte(n)
+	case n <= 0xFFFF:
+		size = 4
+		h[1] = 126
+		h[2] = byte(n >> 8)
+		h[3] = byte(n)
+	default:
+		size = headroom
+		h[1] = 127
+		for i := 0; i < 8; i++ {
+			h[2+i] = byte(uint64(n) >> (56 - 8*i))
+		}
+	}
+	h[0] = 0x80 | opText
+	start := headroom - size
+	copy(b[start:headroom], h[:size])
+	return b[start:]
+}
+
+func appendSeq(b []byte, seq uint64) []byte {
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
 	return append(b, '}')
+}
+
+// Payload returns the payload of a complete unmasked server frame (as made
+// by this package), so stored frames can be embedded in another frame.
+func Payload(frame []byte) []byte {
+	switch frame[1] & 0x7F {
+	case 126:
+		return frame[4:]
+	case 127:
+		return frame[headroom:]
+	}
+	return frame[2:]
+}
+
+// AppendSystemMessage encodes a `message` frame the server itself sends
+// (admin broadcasts): from `system` and marked `"server":true`, a field no
+// user's message carries, so clients tell the server from a user by the
+// frame's structure, not by the `from` name.
+func AppendSystemMessage(dst []byte, room, body string, ts int64, seq uint64) []byte {
+	b := append(OpenMessage(dst, System, room, body, ts), `,"server":true`...)
+	return finish(appendSeq(b, seq), opText)
 }
 
 // AppendMembership encodes a `joined` or `left` event (typ) for nick in room.
 func AppendMembership(dst []byte, typ, room, nick string) []byte {
+	b := appendMembership(dst, typ, room, nick)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
+// AppendOwnJoined encodes the `joined` event a member receives for itself:
+// it also carries the room's current seq and epoch, from which the member
+// can ask `history`.
+func AppendOwnJoined(dst []byte, room, nick string, seq uint64, epoch string) []byte {
+	b := appendMembership(dst, FrameJoined, room, nick)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"epoch":`...)
+	b = AppendString(b, epoch)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
+func appendMembership(dst []byte, typ, room, nick string) []byte {
 	b := begin(dst)
 	b = append(b, `{"type":`...)
 	b = AppendString(b, typ)
@@ -95,7 +170,31 @@ func AppendMembership(dst []byte, typ, room, nick string) []byte {
 	b = append(b, `,"room":`...)
 	b = AppendString(b, room)
 	b = append(b, `,"nickname":`...)
-	b = AppendString(b, nick)
+	return AppendString(b, nick)
+}
+
+// AppendHistory encodes a `history` reply: the payloads of the stored
+// message frames, oldest first, embedded as they are (no re-encoding). seq
+// is the room's current seq, so a client that got fewer messages than exist
+// after its `since` (limit) knows to ask again.
+func AppendHistory(dst []byte, room, epoch string, seq uint64, frames [][]byte, complete bool, id []byte) []byte {
+	b := begin(dst)
+	b = append(b, `{"type":"history","from":"system","body":"","room":`...)
+	b = AppendString(b, room)
+	b = append(b, `,"epoch":`...)
+	b = AppendString(b, epoch)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"messages":[`...)
+	for i, f := range frames {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, Payload(f)...)
+	}
+	b = append(b, `],"complete":`...)
+	b = strconv.AppendBool(b, complete)
+	b = appendID(b, id)
 	b = append(b, '}')
 	return finish(b, opText)
 }

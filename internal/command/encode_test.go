@@ -80,10 +80,10 @@ func TestAppendFramesLengths(t *testing.T) {
 	// Payload sizes on each side of the 7-bit, 16-bit and 64-bit forms.
 	for _, bodyLen := range []int{0, 10, 60, 125, 126, 1000, 65000, 65535, 65536, 70000, 200000} {
 		body := strings.Repeat("x", bodyLen)
-		f := AppendMessage([]byte("garbage"), "alice", "global", body, 1700000000123)
+		f := AppendMessage([]byte("garbage"), "alice", "global", body, 1700000000123, 9)
 		m := jsonFrame(t, f)
 		assertFields(t, m, map[string]any{
-			"type": "message", "from": "alice", "body": body, "room": "global", "ts": json.Number("1700000000123"),
+			"type": "message", "from": "alice", "body": body, "room": "global", "ts": json.Number("1700000000123"), "seq": json.Number("9"),
 		})
 	}
 	// Exact payload lengths at the boundaries.
@@ -114,10 +114,10 @@ func TestAppendFrames(t *testing.T) {
 		frame []byte
 		want  map[string]any
 	}{
-		{"message", AppendMessage(nil, "bob", "lobby", []byte("hi \"there\"\n"), 42),
-			map[string]any{"type": "message", "from": "bob", "body": "hi \"there\"\n", "room": "lobby", "ts": json.Number("42")}},
-		{"system message", AppendSystemMessage(nil, "global", "maintenance at 5", -1),
-			map[string]any{"type": "message", "from": "system", "body": "maintenance at 5", "room": "global", "ts": json.Number("-1"), "server": true}},
+		{"message", AppendMessage(nil, "bob", "lobby", []byte("hi \"there\"\n"), 42, 1),
+			map[string]any{"type": "message", "from": "bob", "body": "hi \"there\"\n", "room": "lobby", "ts": json.Number("42"), "seq": json.Number("1")}},
+		{"system message", AppendSystemMessage(nil, "global", "maintenance at 5", -1, 18446744073709551615),
+			map[string]any{"type": "message", "from": "system", "body": "maintenance at 5", "room": "global", "ts": json.Number("-1"), "server": true, "seq": json.Number("18446744073709551615")}},
 		{"joined", AppendMembership(nil, "joined", "lobby", "alice"),
 			map[string]any{"type": "joined", "from": "system", "body": "alice joined", "room": "lobby", "nickname": "alice"}},
 		{"left", AppendMembership(nil, "left", "global", "a\"b"),
@@ -175,9 +175,9 @@ func TestAppendControlFrames(t *testing.T) {
 // the buffer held before.
 func TestAppendReusedBuffer(t *testing.T) {
 	buf := make([]byte, 0, 16)
-	long := AppendMessage(buf, "alice", "global", strings.Repeat("y", 300), 1)
-	want := bytes.Clone(AppendMessage(nil, "bob", "r", "short", 2))
-	got := AppendMessage(long[:0], "bob", "r", "short", 2)
+	long := AppendMessage(buf, "alice", "global", strings.Repeat("y", 300), 1, 1)
+	want := bytes.Clone(AppendMessage(nil, "bob", "r", "short", 2, 2))
+	got := AppendMessage(long[:0], "bob", "r", "short", 2, 2)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("reused buffer: %q, want %q", got, want)
 	}
@@ -224,11 +224,24 @@ func TestEncodeMessageNoAllocs(t *testing.T) {
 	buf := make([]byte, 0, 512)
 	body := []byte("hello world, this is a chat message")
 	allocs := testing.AllocsPerRun(100, func() {
-		f := AppendMessage(buf, "alice", "global", body, 1700000000000)
+		f := AppendMessage(buf, "alice", "global", body, 1700000000000, 12345)
 		buf = f[:0]
 	})
 	if allocs != 0 {
 		t.Fatalf("AppendMessage into a reused buffer: %v allocs, want 0", allocs)
+	}
+	// The server's path: open on the loop, seal on the shard, both into
+	// buffers with room.
+	sealed := make([]byte, 0, 512)
+	allocs = testing.AllocsPerRun(100, func() {
+		o := OpenMessage(buf, "alice", "global", body, 1700000000000)
+		buf = o[:0]
+		if f := SealMessage(append(sealed[:0], o...), 1<<40); len(f) == 0 {
+			t.Fatal("empty frame")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("OpenMessage+SealMessage into reused buffers: %v allocs, want 0", allocs)
 	}
 }
 
@@ -256,7 +269,7 @@ func TestAppendReuseKeepsBuffer(t *testing.T) {
 		buf := make([]byte, 0, bodyLen+200)
 		base := &buf[:1][0]
 		for i := 0; i < 200; i++ {
-			f := AppendMessage(buf, "alice", "global", body, int64(i))
+			f := AppendMessage(buf, "alice", "global", body, int64(i), uint64(i))
 			if &f[0] != base {
 				t.Fatalf("body %d, frame %d: the frame moved to another buffer (or offset) after reuse", bodyLen, i)
 			}
@@ -283,10 +296,14 @@ func TestAppendEveryFrameEverySize(t *testing.T) {
 			frame []byte
 			want  map[string]any
 		}{
-			{"message", AppendMessage(nil, big, "r", big, 1),
-				map[string]any{"type": "message", "from": big, "body": big, "room": "r", "ts": json.Number("1")}},
-			{"system", AppendSystemMessage(nil, "r", big, 2),
-				map[string]any{"type": "message", "from": "system", "body": big, "room": "r", "ts": json.Number("2"), "server": true}},
+			{"message", AppendMessage(nil, big, "r", big, 1, 3),
+				map[string]any{"type": "message", "from": big, "body": big, "room": "r", "ts": json.Number("1"), "seq": json.Number("3")}},
+			{"system", AppendSystemMessage(nil, "r", big, 2, 4),
+				map[string]any{"type": "message", "from": "system", "body": big, "room": "r", "ts": json.Number("2"), "server": true, "seq": json.Number("4")}},
+			{"sealed", SealMessage(append(OpenMessage(nil, big, "r", big, 5), make([]byte, SealRoom)...)[:len(OpenMessage(nil, big, "r", big, 5))], 6),
+				map[string]any{"type": "message", "from": big, "body": big, "room": "r", "ts": json.Number("5"), "seq": json.Number("6")}},
+			{"own joined", AppendOwnJoined(nil, big, big, 7, "ep"),
+				map[string]any{"type": "joined", "from": "system", "body": big + " joined", "room": big, "nickname": big, "seq": json.Number("7"), "epoch": "ep"}},
 			{"joined", AppendMembership(nil, "joined", big, big),
 				map[string]any{"type": "joined", "from": "system", "body": big + " joined", "room": big, "nickname": big}},
 			{"nick", AppendNick(nil, big, "new", "r", big, id),

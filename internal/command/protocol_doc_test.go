@@ -131,10 +131,11 @@ func TestVocabularyIsComplete(t *testing.T) {
 	})
 	t.Run("frame types encode", func(t *testing.T) {
 		frames := [][]byte{
-			AppendMessage(nil, "a", "r", "b", 1), AppendSystemMessage(nil, "r", "b", 1),
-			AppendMembership(nil, FrameJoined, "r", "a"), AppendMembership(nil, FrameLeft, "r", "a"),
+			AppendMessage(nil, "a", "r", "b", 1, 1), AppendSystemMessage(nil, "r", "b", 1, 2),
+			AppendMembership(nil, FrameJoined, "r", "a"), AppendOwnJoined(nil, "r", "a", 2, "e"), AppendMembership(nil, FrameLeft, "r", "a"),
 			AppendNick(nil, "a", "b", "r", "", nil), AppendList(nil, FrameUsers, nil, nil),
 			AppendList(nil, FrameRooms, nil, nil), AppendError(nil, ErrBadJSON, "x", nil),
+			AppendHistory(nil, "r", "e", 2, nil, true, nil),
 		}
 		var got []string
 		for _, f := range frames {

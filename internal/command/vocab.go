@@ -14,11 +14,13 @@ const (
 	FrameUsers   = "users"
 	FrameRooms   = "rooms"
 	FrameError   = "error"
+	// FrameHistory answers the `history` command.
+	FrameHistory = "history"
 )
 
 // FrameTypes are every server frame type, in the order docs/PROTOCOL.md
 // lists them.
-var FrameTypes = []string{FrameMessage, FrameJoined, FrameLeft, FrameNick, FrameUsers, FrameRooms, FrameError}
+var FrameTypes = []string{FrameMessage, FrameJoined, FrameLeft, FrameNick, FrameUsers, FrameRooms, FrameError, FrameHistory}
 
 // CommandTypes are every client command type, in Type order.
 func CommandTypes() []string { return typeNames[1:] }

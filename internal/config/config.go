@@ -50,6 +50,15 @@ const (
 	DefaultFlushInterval = 10 * time.Millisecond
 	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
 	DefaultMaxHTTPInFlight = 512
+	// DefaultHistorySize is how many recent messages each room keeps for
+	// `history` (PROTOCOL.md v1.1); DefaultHistoryTTL is the oldest it
+	// keeps, and DefaultHistoryMaxBytes bounds all rooms together.
+	DefaultHistorySize     = 100
+	DefaultHistoryTTL      = 10 * time.Minute
+	DefaultHistoryMaxBytes = 64 << 20
+	// MaxHistorySize bounds -history-size: the ring is per room, so the
+	// total is bounded by -history-max-bytes anyway; this catches typos.
+	MaxHistorySize = 1 << 20
 )
 
 // Config is every setting of one server. The zero value is not usable; start
@@ -85,6 +94,9 @@ type Config struct {
 	MaxHTTPInFlight  int           // concurrent plain HTTP handlers
 	AuthRate         float64       // POST /auth per second per client IP
 	AuthBurst        int           //
+	HistorySize      int           // messages kept per room for `history` (0 = off; seq still counts)
+	HistoryTTL       time.Duration // oldest message kept
+	HistoryMaxBytes  int64         // bytes of kept messages, whole server (split evenly over the shards)
 
 	LogJSON   bool
 	LogLevel  string
@@ -129,6 +141,9 @@ func Default() Config {
 		MaxHTTPInFlight:  DefaultMaxHTTPInFlight,
 		AuthRate:         DefaultAuthRate,
 		AuthBurst:        DefaultAuthBurst,
+		HistorySize:      DefaultHistorySize,
+		HistoryTTL:       DefaultHistoryTTL,
+		HistoryMaxBytes:  DefaultHistoryMaxBytes,
 		LogLevel:         "info",
 		NodeID:           hostname(),
 	}
@@ -175,6 +190,9 @@ func (c *Config) Validate() error {
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	check(c.HistorySize >= 0 && c.HistorySize <= MaxHistorySize, "-history-size must be in [0, %d], got %d", MaxHistorySize, c.HistorySize)
+	check(c.HistoryTTL > 0, "-history-ttl must be > 0, got %s", c.HistoryTTL)
+	check(c.HistoryMaxBytes > 0, "-history-max-bytes must be > 0, got %d", c.HistoryMaxBytes)
 	check(c.NodeID != "", "-node-id must not be empty")
 	check(!(c.ClusterListen != "" && len(c.NATSURLs) > 0), "-cluster-listen and -nats-url exclude each other: embed a NATS server or join one, got both")
 	check(c.NATSListen == "" || c.ClusterListen != "", "-nats-listen %q needs -cluster-listen (it exposes the embedded server)", c.NATSListen)
@@ -214,6 +232,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")
 	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client IP (429 past it)")
 	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client IP")
+	fs.IntVar(&c.HistorySize, "history-size", c.HistorySize, "recent messages each room keeps for the history command (0 = none; seq still counts)")
+	fs.DurationVar(&c.HistoryTTL, "history-ttl", c.HistoryTTL, "age after which a kept message is dropped")
+	fs.Int64Var(&c.HistoryMaxBytes, "history-max-bytes", c.HistoryMaxBytes, "bytes of kept messages on the whole server (each shard holds an equal share; its oldest go first)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name in a cluster, unique per node (default the host name)")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "run the embedded NATS server (JetStream on) with its cluster route listener on HOST:PORT")
 	fs.Func("cluster-peers", "comma-separated route URLs of the cluster's nodes (nats://host:6222,...; may include this node's own)", listFlag(&c.ClusterPeers))

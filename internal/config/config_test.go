@@ -79,3 +79,43 @@ func TestValidateNamesEachBadSetting(t *testing.T) {
 		}
 	}
 }
+
+func TestHistorySettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" = valid
+		want    func(Config) bool
+	}{
+		{"defaults", nil, "", func(c Config) bool {
+			return c.HistorySize == 100 && c.HistoryTTL == 10*time.Minute && c.HistoryMaxBytes == 64<<20
+		}},
+		{"off", []string{"-history-size", "0"}, "", func(c Config) bool { return c.HistorySize == 0 }},
+		{"set", []string{"-history-size", "7", "-history-ttl", "2s", "-history-max-bytes", "4096"}, "", func(c Config) bool {
+			return c.HistorySize == 7 && c.HistoryTTL == 2*time.Second && c.HistoryMaxBytes == 4096
+		}},
+		{"negative size", []string{"-history-size", "-1"}, "-history-size", nil},
+		{"huge size", []string{"-history-size", "2000000"}, "-history-size", nil},
+		{"zero ttl", []string{"-history-ttl", "0s"}, "-history-ttl", nil},
+		{"zero bytes", []string{"-history-max-bytes", "0"}, "-history-max-bytes", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			c.RegisterFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("valid settings refused: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v does not name %s", err, tt.wantErr)
+			case tt.want != nil && !tt.want(c):
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}

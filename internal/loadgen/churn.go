@@ -20,8 +20,19 @@ type ChurnStats struct {
 	ReauthRefused int64            `json:"reauth_refused"` // re-auth of a dropped nickname still refused after ReauthWait
 	Errors        map[string]int64 `json:"errors,omitempty"`
 
-	cycles, failures, refused atomic.Int64
-	mu                        sync.Mutex
+	// Recovery (recover.go): history replies that covered a reconnect's
+	// gap with complete:true, messages they filled in, replies that said
+	// complete:false, complete:true replies that left a message out (the
+	// run fails), and connections to a server without history.
+	RecoveryChecks  int64 `json:"recovery_checks"`
+	Recovered       int64 `json:"recovered"`
+	RecoveryPartial int64 `json:"recovery_partial"`
+	RecoveryMissed  int64 `json:"recovery_missed"`
+	NoHistory       int64 `json:"no_history,omitempty"`
+
+	cycles, failures, refused                       atomic.Int64
+	checks, recovered, partial, missed, unsupported atomic.Int64
+	mu                                              sync.Mutex
 }
 
 // ReauthWait is how long a churn cycle retries /auth for a nickname whose
@@ -43,7 +54,9 @@ func (c *ChurnStats) fail(err error) {
 // connection with a fresh token, stays in the first room a random 0–200 ms,
 // drops the socket (abruptly or with a close frame) and re-authenticates
 // the same nickname, which must succeed within ReauthWait (the nickname was
-// freed). The fanout's invariants must hold throughout.
+// freed). Each reconnect asks `history` from the last seq the worker saw in
+// its room; a complete:true reply that leaves out a message fails the run
+// (recover.go). The fanout's invariants must hold throughout.
 func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate("churn"); err != nil {
 		return nil, err
@@ -68,12 +81,18 @@ func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
 			wg.Wait()
 			stats.Cycles, stats.ReauthRefused = stats.cycles.Load(), stats.refused.Load()
 			stats.Failures = stats.failures.Load()
+			stats.RecoveryChecks, stats.Recovered = stats.checks.Load(), stats.recovered.Load()
+			stats.RecoveryPartial, stats.RecoveryMissed = stats.partial.Load(), stats.missed.Load()
+			stats.NoHistory = stats.unsupported.Load()
 			r.Churn = stats
 			if stats.ReauthRefused > 0 {
 				r.failf("churn: %d re-auths of dropped nicknames refused for %v (nickname not freed)", stats.ReauthRefused, ReauthWait)
 			}
 			if stats.Failures > 0 {
 				r.failf("churn: %d reconnect cycles failed: %v", stats.Failures, stats.Errors)
+			}
+			if stats.RecoveryMissed > 0 {
+				r.failf("churn: %d history replies said complete:true but left out messages", stats.RecoveryMissed)
 			}
 			if stats.Cycles == 0 {
 				r.failf("churn: no reconnect cycle completed")
@@ -96,6 +115,8 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 	}
 	next := time.Now()
 	defer func() { release(e.d, slot, tok) }()
+	rec := &recovery{}
+	room := cfg.roomName(0)
 	for ctx.Err() == nil {
 		conn, _, err := e.d.upgrade(ctx, slot, tok)
 		if err != nil {
@@ -108,12 +129,20 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		if cfg.Rooms > 1 {
 			_, _ = conn.Write(appendFrame(nil, opText, []byte(`{"type":"switchroom","args":{"room":"`+cfg.roomName(0)+`"}}`)))
 		}
-		go drain(conn) // read and discard so the server never sees a slow consumer
+		// Read everything (the server never sees a slow consumer) and
+		// check the reconnect's recovery.
+		rc := &recoverConn{conn: conn, nick: nick, room: room, rec: rec, st: st, done: make(chan struct{}), ended: make(chan struct{})}
+		go rc.read()
 		time.Sleep(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
+		select { // let a recovery in flight finish, within reason
+		case <-rc.done:
+		case <-time.After(time.Second):
+		}
 		if rand.IntN(2) == 0 {
 			_, _ = conn.Write(appendFrame(nil, opClose, closePayload(1000, "")))
 		}
 		_ = conn.Close()
+		<-rc.ended // the next connection's reader takes over rec
 		tok, err = reauth(ctx, e.d, nick)
 		switch {
 		case ctx.Err() != nil && err != nil:

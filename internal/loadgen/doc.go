@@ -10,6 +10,10 @@
 // incrementally and receivers scan message frames for a marker instead of
 // decoding JSON.
 //
+// A churn run also checks history recovery: reconnecting clients ask
+// `history` from the last seq they saw and a complete:true reply that leaves
+// a message out fails the run (recover.go).
+//
 // Runs: RunFanout, RunSweep, RunConnect, RunChurn and RunAbuse, each owned by
 // the context.Context passed in and bounded by Config.Duration. Main is the
 // command-line front end used by cmd/loadgen.

@@ -72,6 +72,9 @@ func TestScenariosAgainstICS(t *testing.T) {
 			if !rep.OK() {
 				t.Fatalf("%s failed against ICS: %v", tt.name, rep.Failures)
 			}
+			if tt.name == "churn" && (rep.Churn.RecoveryChecks == 0 || rep.Churn.NoHistory != 0) {
+				t.Fatalf("churn checked no recovery against ICS: %+v", rep.Churn)
+			}
 			if tt.name == "fanout" && (rep.Delivered == 0 || rep.Delivered != rep.Expected) {
 				t.Fatalf("delivered %d of %d", rep.Delivered, rep.Expected)
 			}

@@ -152,6 +152,11 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if r.Churn != nil {
 		c := r.Churn
 		fmt.Fprintf(w, "  churn: %d reconnect cycles, %d failed, %d re-auth refusals\n", c.Cycles, c.Failures, c.ReauthRefused)
+		fmt.Fprintf(w, "  recovery: %d complete histories checked, %d messages recovered, %d incomplete, %d missed", c.RecoveryChecks, c.Recovered, c.RecoveryPartial, c.RecoveryMissed)
+		if c.NoHistory > 0 {
+			fmt.Fprintf(w, ", %d connections to a server without history", c.NoHistory)
+		}
+		fmt.Fprintln(w)
 	}
 	if len(r.ErrorCodes) > 0 {
 		fmt.Fprintf(w, "  server error frames: %s\n", fmtCounts(r.ErrorCodes))

@@ -25,7 +25,9 @@ type command struct {
 	block int // index of its code block; -1 for inline code
 }
 
-func (c command) String() string { return fmt.Sprintf("README.md:%d: %s", c.line, strings.Join(c.argv, " ")) }
+func (c command) String() string {
+	return fmt.Sprintf("README.md:%d: %s", c.line, strings.Join(c.argv, " "))
+}
 
 // inlineCommand matches inline code that is a command a reader would paste.
 var inlineCommand = regexp.MustCompile("`((?:go run|go test|loadgen|\\./server|bash) [^`]+)`")
@@ -209,7 +211,7 @@ func check(t *testing.T, c command, bins *binaries, built map[int]bool, readme s
 			if a == "-o" && i+2 < len(argv) && argv[i+1] == "server" && argv[i+2] == "./cmd/server" {
 				built[c.block] = true
 			}
-			if a == "-run" && i+1 < len(argv) {
+			if a == "-run" && i+1 < len(argv) && plainName.MatchString(argv[i+1]) {
 				checkTestExists(t, c, argv[2:], argv[i+1])
 			}
 		}
@@ -246,6 +248,9 @@ func check(t *testing.T, c command, bins *binaries, built map[int]bool, readme s
 		t.Errorf("%v: %q is not a program a fresh clone has (write go run ./cmd/%s …, or build it first)", c, prog, prog)
 	}
 }
+
+// plainName is a -run pattern that names one test function.
+var plainName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // checkTestExists fails unless a package of pkgs has a test function named
 // by the -run pattern (a plain name).

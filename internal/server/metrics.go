@@ -15,6 +15,7 @@ type collector struct {
 	messagesIn, deliveries, bytesQueued, shardCmds, shardErrors, shardBusy    *prometheus.Desc
 	writes, frames, bytesOut, slowCloses, rateCloses, rateLimited, protoClose *prometheus.Desc
 	pingCloses, upgrades, rejected, httpReqs, draining                        *prometheus.Desc
+	historyBytes, historyEvictions                                            *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -47,6 +48,9 @@ func newCollector(s *Server) *collector {
 		rejected:    d("upgrades_rejected_total", "Refused WebSocket handshakes.", "loop"),
 		httpReqs:    d("http_requests_total", "Plain HTTP requests served.", "loop"),
 		draining:    d("draining", "1 while the server drains."),
+
+		historyBytes:     d("history_bytes", "Bytes of message frames kept for the history command, per shard.", "shard"),
+		historyEvictions: d("history_evictions_total", "Kept messages dropped, per shard and reason (size: room over -history-size, age: older than -history-ttl, bytes: over -history-max-bytes).", "shard", "reason"),
 	}
 }
 
@@ -74,6 +78,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ct(c.shardCmds, st.Commands.Load(), id)
 		ct(c.shardErrors, st.Errors.Load(), id)
 		ct(c.shardBusy, st.Busy.Load(), id)
+		g(c.historyBytes, float64(st.HistoryBytes.Load()), id)
+		ct(c.historyEvictions, st.HistoryEvictSize.Load(), id, "size")
+		ct(c.historyEvictions, st.HistoryEvictAge.Load(), id, "age")
+		ct(c.historyEvictions, st.HistoryEvictBytes.Load(), id, "bytes")
 	}
 	for i, st := range c.s.ws.LoopStats() {
 		id := strconv.Itoa(i)

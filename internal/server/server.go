@@ -59,7 +59,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	for _, l := range s.loops {
 		l.SetLinger(cfg.FlushInterval)
 	}
-	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{InboxLimit: cfg.ShardInbox, PresenceMax: cfg.PresenceMax})
+	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{
+		InboxLimit: cfg.ShardInbox, PresenceMax: cfg.PresenceMax,
+		HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL, HistoryMaxBytes: cfg.HistoryMaxBytes,
+		// A reply the socket cannot take at once must not be what
+		// closes it as a slow consumer.
+		HistoryReplyMax: cfg.MaxBacklogBytes / 2,
+	})
 	s.ws, err = wsio.New(wsio.Options{
 		Config: cfg,
 		Shards: s.shards,

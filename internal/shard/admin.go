@@ -30,6 +30,13 @@ type RoomInfo struct {
 	Name    string
 	Members int
 	Shard   int
+	Seq     uint64 // the room's last message number
+	Epoch   string // the room's history line
+	History int64  // bytes of message frames kept for history
+}
+
+func (s *Shard) roomInfo(r *room) RoomInfo {
+	return RoomInfo{Name: r.name, Members: len(r.members), Shard: s.idx, Seq: r.seq, Epoch: r.epoch, History: r.hist.bytes}
 }
 
 // UserInfo describes one connected member.
@@ -91,7 +98,7 @@ func (g *Group) Rooms(ctx context.Context) ([]RoomInfo, error) {
 		rs := make([]RoomInfo, 0, len(s.rooms))
 		for _, r := range s.rooms {
 			if r.visible() {
-				rs = append(rs, RoomInfo{Name: r.name, Members: len(r.members), Shard: s.idx})
+				rs = append(rs, s.roomInfo(r))
 			}
 		}
 		return rs
@@ -115,7 +122,7 @@ func (g *Group) Room(ctx context.Context, name string) (RoomInfo, error) {
 		if r == nil || !r.visible() {
 			return res{}
 		}
-		return res{RoomInfo{Name: name, Members: len(r.members), Shard: s.idx}, true}
+		return res{s.roomInfo(r), true}
 	})
 	if err != nil {
 		return RoomInfo{}, err
@@ -230,7 +237,9 @@ type BroadcastResult struct {
 func (g *Group) Broadcast(ctx context.Context, name, body string) (BroadcastResult, error) {
 	ts := g.opts.Now().UnixMilli()
 	send := func(s *Shard, r *room) int {
-		s.fanout(r, command.AppendSystemMessage(nil, r.name, body, ts))
+		r.seq++
+		f := command.AppendSystemMessage(make([]byte, 0, len(body)+len(r.name)+80), r.name, body, ts, r.seq)
+		s.post(r, f)
 		return len(r.members)
 	}
 	if name == "" {
@@ -282,7 +291,7 @@ func (g *Group) CreateRoom(ctx context.Context, name string) (RoomInfo, error) {
 		if s.rooms[name] != nil {
 			return false
 		}
-		s.rooms[name] = &room{name: name}
+		s.rooms[name] = s.newRoom(name)
 		s.stats.Rooms.Add(1)
 		s.g.roomsChanged.Store(true)
 		return true

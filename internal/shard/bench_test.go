@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
@@ -91,9 +92,9 @@ type fanoutRig struct {
 	cancel func()
 }
 
-func newFanoutRig(tb testing.TB, members, nloops int, async bool) *fanoutRig {
+func newFanoutRig(tb testing.TB, members, nloops int, async bool, histSize int) *fanoutRig {
 	loops, ran, stopLoops := fakeLoops(nloops, async)
-	g := NewGroup(1, loops, Options{})
+	g := NewGroup(1, loops, Options{HistorySize: histSize, HistoryTTL: time.Minute, HistoryMaxBytes: 64 << 20})
 	ctx, cancel := context.WithCancel(context.Background())
 	g.Start(ctx)
 	r := &fanoutRig{g: g, loops: loops, ran: ran}
@@ -122,8 +123,16 @@ func newFanoutRig(tb testing.TB, members, nloops int, async bool) *fanoutRig {
 	return r
 }
 
+// openFrame is what an event loop hands Publish: a fresh open message with
+// room for the seq (one allocation, as on the server).
+func openFrame(open []byte) []byte {
+	return append(make([]byte, 0, len(open)+command.SealRoom), open...)
+}
+
 // BenchmarkShardFanout publishes framesPerOp chat frames from one member of
-// a room per iteration and waits until every member got every frame.
+// a room per iteration and waits until every member got every frame, with
+// history off (0) and on (100 per room). Each publish allocates its open
+// frame, as the event loop does for every message.
 func BenchmarkShardFanout(b *testing.B) {
 	const framesPerOp = 10
 	for _, members := range []int{100, 10000} {
@@ -132,39 +141,45 @@ func BenchmarkShardFanout(b *testing.B) {
 			loops int
 			async bool
 		}{{"sync-1loop", 1, false}, {"async-2loops", 2, true}} {
-			b.Run(fmt.Sprintf("members=%d/%s", members, mode.name), func(b *testing.B) {
-				r := newFanoutRig(b, members, mode.loops, mode.async)
-				defer r.cancel()
-				s := r.g.Shard(0)
-				frame := command.AppendMessage(nil, "user00000", command.GlobalRoom, "hello world, this is a chat message", 1700000000000)
-				from := r.peers[0]
-				want := r.base
-				b.ReportAllocs()
-				for b.Loop() {
-					for i := 0; i < framesPerOp; i++ {
-						for !s.Publish(from, frame) {
-							runtime.Gosched()
-						}
-					}
-					want += uint64(framesPerOp * members)
-					waitDelivered(b, r.loops, r.ran, want)
-				}
-				b.StopTimer()
-				perOp := float64(framesPerOp * members)
-				b.ReportMetric(float64(want-r.base)/b.Elapsed().Seconds(), "deliveries/s")
-				b.ReportMetric(perOp, "deliveries/op")
-				r.cancel()
-				// Every member got every frame, its own included.
-				msgs := int(want-r.base) / members
-				for i, p := range r.peers {
-					if wantFrames := members - i + msgs; p.frames != wantFrames {
-						b.Fatalf("peer %d got %d frames, want %d", i, p.frames, wantFrames)
-					}
-					if p.controls != 1 {
-						b.Fatalf("peer %d got %d controls, want 1 (Joined)", i, p.controls)
-					}
-				}
-			})
+			for _, hist := range []int{0, 100} {
+				b.Run(fmt.Sprintf("members=%d/%s/history=%d", members, mode.name, hist), func(b *testing.B) {
+					benchShardFanout(b, members, mode.loops, mode.async, hist, framesPerOp)
+				})
+			}
+		}
+	}
+}
+
+func benchShardFanout(b *testing.B, members, loops int, async bool, hist, framesPerOp int) {
+	r := newFanoutRig(b, members, loops, async, hist)
+	defer r.cancel()
+	s := r.g.Shard(0)
+	open := command.OpenMessage(nil, "user00000", command.GlobalRoom, "hello world, this is a chat message", 1700000000000)
+	from := r.peers[0]
+	want := r.base
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := 0; i < framesPerOp; i++ {
+			for !s.Publish(from, openFrame(open)) {
+				runtime.Gosched()
+			}
+		}
+		want += uint64(framesPerOp * members)
+		waitDelivered(b, r.loops, r.ran, want)
+	}
+	b.StopTimer()
+	perOp := float64(framesPerOp * members)
+	b.ReportMetric(float64(want-r.base)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(perOp, "deliveries/op")
+	r.cancel()
+	// Every member got every frame, its own included.
+	msgs := int(want-r.base) / members
+	for i, p := range r.peers {
+		if wantFrames := members - i + msgs; p.frames != wantFrames {
+			b.Fatalf("peer %d got %d frames, want %d", i, p.frames, wantFrames)
+		}
+		if p.controls != 1 {
+			b.Fatalf("peer %d got %d controls, want 1 (Joined)", i, p.controls)
 		}
 	}
 }
@@ -173,11 +188,11 @@ func BenchmarkShardFanout(b *testing.B) {
 // exercises the fan-out path too.
 func TestShardFanoutDelivers(t *testing.T) {
 	for _, async := range []bool{false, true} {
-		r := newFanoutRig(t, 50, 2, async)
+		r := newFanoutRig(t, 50, 2, async, 100)
 		s := r.g.Shard(0)
-		frame := command.AppendMessage(nil, "user00003", command.GlobalRoom, "hi", 1)
+		open := command.OpenMessage(nil, "user00003", command.GlobalRoom, "hi", 1)
 		for i := 0; i < 7; i++ {
-			if !s.Publish(r.peers[3], frame) {
+			if !s.Publish(r.peers[3], openFrame(open)) {
 				t.Fatal("publish refused")
 			}
 		}

@@ -5,6 +5,11 @@
 // else (event loops, the HTTP /auth handler, the admin API, other shards)
 // talks to a shard by queueing an op in its inbox.
 //
+// The room's shard also owns its history (history.go): it numbers every
+// message (seq), names the room's history line (epoch) and keeps the recent
+// message frames, within per-room, age and per-shard byte bounds, to answer
+// `history`.
+//
 // A shard drains its whole inbox in one pass and fans out what the pass
 // produced with one fanout.Batch flush: one push per event loop per pass.
 //

@@ -24,6 +24,7 @@ const (
 	opRelease
 	opRevoke
 	opCall
+	opHistory
 )
 
 // op is one unit of work in a shard's inbox. Hot ops (publish) use only the
@@ -45,6 +46,7 @@ type args struct {
 	reply                       chan error
 	gather                      *gather
 	fn                          func(*Shard)
+	history                     historyQuery
 }
 
 // Member describes a connection to the shard that will hold it. Remote and
@@ -59,8 +61,11 @@ type Member struct {
 	WatchRooms bool
 }
 
-// Publish queues a chat frame from peer for its room on this shard. It
-// returns false when the inbox is over its limit (answer server_busy).
+// Publish queues a chat message from peer for its room on this shard: an
+// open message (command.OpenMessage) with command.SealRoom spare capacity,
+// which the shard seals with the room's next seq. The shard owns it from
+// now on. It returns false when the inbox is over its limit (answer
+// server_busy).
 func (s *Shard) Publish(peer fanout.Peer, frame []byte) bool {
 	return s.offer(op{kind: opPublish, peer: peer, frame: frame})
 }
@@ -102,6 +107,15 @@ func (s *Shard) Rename(peer fanout.Peer, old, nick, token string, id []byte) {
 // ListUsers replies to peer with the sorted members of its room.
 func (s *Shard) ListUsers(peer fanout.Peer, id []byte) bool {
 	return s.offer(op{kind: opListUsers, peer: peer, x: &args{id: id}})
+}
+
+// History replies to peer with the messages of its room after since (when
+// hasSince; else the latest limit), saying whether any is missing: a
+// `history` frame. epoch (when hasEpoch) is the room epoch the client
+// last saw. False means busy.
+func (s *Shard) History(peer fanout.Peer, since uint64, hasSince bool, epoch string, hasEpoch bool, limit int, id []byte) bool {
+	q := historyQuery{since: since, hasSince: hasSince, epoch: epoch, hasEpoch: hasEpoch, limit: limit}
+	return s.offer(op{kind: opHistory, peer: peer, x: &args{history: q, id: id}})
 }
 
 // Claim asks the nickname's owner to bind nick to peer for token jti
@@ -179,5 +193,7 @@ func (s *Shard) handle(o *op) {
 		s.revoked[o.x.jti] = o.x.exp
 	case opCall:
 		o.x.fn(s)
+	case opHistory:
+		s.answerHistory(o.peer, &o.x.history, o.x.id)
 	}
 }

@@ -13,6 +13,12 @@ type room struct {
 	members  []*member
 	pins     int  // switches on their way in (Prepare without Leave yet)
 	deleting bool // an admin deleted it: members are moving out
+
+	seq   uint64  // the last message's number (history.go)
+	epoch string  // names this room's history line
+	hist  history // recent message frames
+	hidx  int     // position in the shard's oldest-frame heap, -1 when out
+	hkey  int64   // heap key: time of the oldest frame (maybe stale, never later)
 }
 
 type member struct {
@@ -33,7 +39,9 @@ func (s *Shard) publish(p fanout.Peer, frame []byte) {
 	}
 	m.Sent++
 	s.stats.MessagesIn.Add(1)
-	s.fanout(m.room, frame)
+	r := m.room
+	r.seq++
+	s.post(r, command.SealMessage(frame, r.seq))
 }
 
 func (s *Shard) fanout(r *room, frame []byte) {
@@ -50,7 +58,7 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	if r == nil {
 		// Only global is joined without a pin, and it always exists; a
 		// pinned room cannot vanish. Recreate defensively.
-		r = &room{name: name}
+		r = s.newRoom(name)
 		s.rooms[name] = r
 		s.stats.Rooms.Add(1)
 	}
@@ -67,13 +75,16 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	}
 	s.members[p] = m
 	s.stats.Members.Add(1)
-	f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
-	if s.presence(r) {
-		s.fanout(r, f)
-	} else {
-		s.batch.AddAt(m.loop, m.peer, f)
-		s.stats.Deliveries.Add(1)
+	if s.presence(r) && len(r.members) > 1 {
+		f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
+		for _, o := range r.members[:len(r.members)-1] {
+			s.batch.AddAt(o.loop, o.peer, f)
+		}
+		s.stats.Deliveries.Add(uint64(len(r.members) - 1))
 	}
+	// The member's own copy tells it where the room's history stands.
+	s.batch.AddAt(m.loop, m.peer, command.AppendOwnJoined(nil, r.name, m.Nick, r.seq, r.epoch))
+	s.stats.Deliveries.Add(1)
 	s.batch.Control(p, Joined{Room: r.name, Shard: s.idx})
 	if r.deleting {
 		s.batch.Control(p, MoveOrder{Room: command.GlobalRoom})
@@ -94,7 +105,7 @@ func (s *Shard) prepare(p fanout.Peer, a *args) {
 		fail(command.ErrRoomNotFound, "no room named "+a.room)
 		return
 	case r == nil:
-		r = &room{name: a.room}
+		r = s.newRoom(a.room)
 		s.rooms[a.room] = r
 		s.stats.Rooms.Add(1)
 	}
@@ -146,6 +157,7 @@ func (s *Shard) maybeDelete(r *room) {
 		delete(s.rooms, r.name)
 		s.stats.Rooms.Add(-1)
 		s.g.roomsChanged.Store(true)
+		s.dropHistory(r)
 	}
 }
 

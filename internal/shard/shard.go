@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,14 @@ type Options struct {
 	RoomsPushInterval time.Duration
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
+
+	// History (history.go): frames kept per room (0 = none; seq still
+	// counts), their maximum age, the bytes all shards together may hold,
+	// and the largest history reply in bytes.
+	HistorySize     int
+	HistoryTTL      time.Duration
+	HistoryMaxBytes int64
+	HistoryReplyMax int
 }
 
 // DefaultRoomsPushInterval bounds how often watchers get a new room list.
@@ -38,6 +47,9 @@ type Group struct {
 	// roomsChanged is set by any shard whose visible rooms may have
 	// changed; the room-list pusher clears it.
 	roomsChanged atomic.Bool
+
+	start     time.Time // origin of the shards' history clocks
+	epochBase string    // names this boot in every room epoch
 }
 
 // NewGroup creates n shards delivering to loops. Run starts them.
@@ -51,13 +63,19 @@ func NewGroup(n int, loops []*fanout.Loop, opts Options) *Group {
 	if opts.InboxLimit <= 0 {
 		opts.InboxLimit = 1 << 16
 	}
-	g := &Group{loops: loops, opts: opts}
+	if opts.HistoryReplyMax <= 0 {
+		opts.HistoryReplyMax = 1 << 20
+	}
+	start := opts.Now()
+	g := &Group{loops: loops, opts: opts, start: start, epochBase: strconv.FormatInt(start.UnixNano(), 36)}
 	for i := 0; i < n; i++ {
-		g.shards = append(g.shards, newShard(g, i))
+		s := newShard(g, i)
+		s.hist.max = opts.HistoryMaxBytes / int64(n)
+		g.shards = append(g.shards, s)
 	}
 	// global always exists.
 	gs := g.shards[g.RoomShard(command.GlobalRoom)]
-	gs.rooms[command.GlobalRoom] = &room{name: command.GlobalRoom}
+	gs.rooms[command.GlobalRoom] = gs.newRoom(command.GlobalRoom)
 	gs.stats.Rooms.Store(1)
 	return g
 }
@@ -115,6 +133,7 @@ type Shard struct {
 	in    *inbox
 	batch *fanout.Batch
 	stats Stats
+	hist  histState
 
 	rooms   map[string]*room
 	members map[fanout.Peer]*member
@@ -182,6 +201,8 @@ func (s *Shard) run(ctx context.Context) {
 		case <-s.in.wake:
 		case <-tick.C:
 			s.sweep(s.g.opts.Now())
+			s.tick()
+			s.expire()
 			s.flush()
 			continue
 		}
@@ -192,6 +213,7 @@ func (s *Shard) run(ctx context.Context) {
 				break
 			}
 			s.stats.observeDepth(len(q))
+			s.tick()
 			for i := range q {
 				s.handle(&q[i])
 				if s.batch.Len() >= maxPassDeliveries {

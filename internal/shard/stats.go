@@ -16,6 +16,11 @@ type Stats struct {
 	Nicknames   atomic.Int64  // nicknames held or reserved now
 	InboxHigh   atomic.Int64  // highest inbox depth seen in one pass
 	InboxPasses atomic.Uint64 // inbox passes
+
+	HistoryBytes      atomic.Int64  // bytes of message frames kept for history now
+	HistoryEvictSize  atomic.Uint64 // frames dropped: room over -history-size
+	HistoryEvictAge   atomic.Uint64 // frames dropped: older than -history-ttl
+	HistoryEvictBytes atomic.Uint64 // frames dropped: shard over its -history-max-bytes share
 }
 
 func (s *Stats) observeDepth(n int) {

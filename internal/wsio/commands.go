@@ -24,9 +24,12 @@ func (c *conn) command(p []byte) {
 			return
 		}
 		l.stats.MessagesIn.Add(1)
-		f := command.AppendMessage(l.buf, c.nick, c.room, cmd.Arg, c.lastRead/int64(time.Millisecond)) // ts: when the server read it
+		f := command.OpenMessage(l.buf, c.nick, c.room, cmd.Arg, c.lastRead/int64(time.Millisecond)) // ts: when the server read it
 		l.buf = f[:0:cap(f)]
-		frame := bytes.Clone(f)
+		// One allocation, as before: the room's shard appends the seq
+		// into the spare room and the result is both broadcast and
+		// kept for history.
+		frame := append(make([]byte, 0, len(f)+command.SealRoom), f...)
 		if !g.Shard(int(c.roomShard)).Publish(c, frame) {
 			c.sendError(command.ErrServerBusy, "server busy: message not sent, retry", cmd.ID)
 		}
@@ -40,6 +43,10 @@ func (c *conn) command(p []byte) {
 		}
 	case command.TypeListRooms:
 		g.ListRooms(c, bytes.Clone(cmd.ID), cmd.Watch)
+	case command.TypeHistory:
+		if !g.Shard(int(c.roomShard)).History(c, cmd.Since, cmd.HasSince, string(cmd.Arg), cmd.HasEpoch, cmd.Limit, bytes.Clone(cmd.ID)) {
+			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
+		}
 	case command.TypeExit:
 		c.exit()
 	}

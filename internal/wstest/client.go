@@ -40,6 +40,7 @@ type Client struct {
 	Nick     string
 	Token    string
 	Protocol string // subprotocol the server echoed
+	Joined   Frame  // the client's own first `joined` (set by Dial)
 }
 
 // DialError is a refused upgrade.
@@ -97,6 +98,7 @@ func Dial(t testing.TB, addr, nick string) *Client {
 	if f.Str("nickname") != nick {
 		t.Fatalf("%s: first event is %v, want own joined", nick, f)
 	}
+	c.Joined = f
 	return c
 }
 

@@ -36,7 +36,7 @@ Commands:
   stats                      node, shard and event-loop statistics
   watch [-interval 1s] [-count N]
                              stats again every interval until interrupted
-  rooms                      every room: members and owning shard
+  rooms                      every room: members, owning shard, seq and history bytes
   users [-room ROOM]         connected users (of one room, or all)
   kick [-reason TEXT] NICK   close NICK's connection (4001) and free the nickname
   broadcast [-room ROOM] TEXT
@@ -249,9 +249,9 @@ func (c *client) run(cmd string, pos []string, w io.Writer) error {
 			}
 		}
 		return c.print(w, all, func(tw *tabwriter.Writer) {
-			fmt.Fprintln(tw, "ROOM\tMEMBERS\tSHARD")
+			fmt.Fprintln(tw, "ROOM\tMEMBERS\tSHARD\tSEQ\tHISTORY_BYTES\tEPOCH")
 			for _, r := range all.Rooms {
-				fmt.Fprintf(tw, "%s\t%d\t%d\n", r.Name, r.MemberCount, r.Shard)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", r.Name, r.MemberCount, r.Shard, r.Seq, r.HistoryBytes, r.Epoch)
 			}
 		})
 	case "users":

@@ -767,7 +767,14 @@ type Room struct {
 	// Connections in the room now.
 	MemberCount int64 `protobuf:"varint,2,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
 	// Index of the shard that owns the room (its name's hash).
-	Shard         int32 `protobuf:"varint,3,opt,name=shard,proto3" json:"shard,omitempty"`
+	Shard int32 `protobuf:"varint,3,opt,name=shard,proto3" json:"shard,omitempty"`
+	// The room's last message number (0 before the first); `seq` of
+	// PROTOCOL.md "History and recovery".
+	Seq uint64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Names the room's history line; a recreated room has a new epoch.
+	Epoch string `protobuf:"bytes,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Bytes of message frames the room keeps for `history` now.
+	HistoryBytes  int64 `protobuf:"varint,6,opt,name=history_bytes,json=historyBytes,proto3" json:"history_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -819,6 +826,27 @@ func (x *Room) GetMemberCount() int64 {
 func (x *Room) GetShard() int32 {
 	if x != nil {
 		return x.Shard
+	}
+	return 0
+}
+
+func (x *Room) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Room) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *Room) GetHistoryBytes() int64 {
+	if x != nil {
+		return x.HistoryBytes
 	}
 	return 0
 }
@@ -1572,11 +1600,14 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"e\n" +
 	"\x11ListRoomsResponse\x12(\n" +
 	"\x05rooms\x18\x01 \x03(\v2\x12.ics.admin.v1.RoomR\x05rooms\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"S\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
 	"\x04Room\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fmember_count\x18\x02 \x01(\x03R\vmemberCount\x12\x14\n" +
-	"\x05shard\x18\x03 \x01(\x05R\x05shard\"b\n" +
+	"\x05shard\x18\x03 \x01(\x05R\x05shard\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\tR\x05epoch\x12#\n" +
+	"\rhistory_bytes\x18\x06 \x01(\x03R\fhistoryBytes\"b\n" +
 	"\x10ListUsersRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
