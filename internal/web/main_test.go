@@ -34,13 +34,29 @@ func startServer(t testing.TB, addr string) *server.Server {
 	return srv
 }
 
+// startServerWith is startServer with tweak applied to the configuration.
+func startServerWith(t testing.TB, addr string, tweak func(*config.Config)) *server.Server {
+	t.Helper()
+	srv, err := runServerWith(addr, tweak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopServer(t, srv) })
+	return srv
+}
+
 // runServer starts a server on addr; the caller stops it.
-func runServer(addr string) (*server.Server, error) {
+func runServer(addr string) (*server.Server, error) { return runServerWith(addr, nil) }
+
+func runServerWith(addr string, tweak func(*config.Config)) (*server.Server, error) {
 	cfg := config.Default()
 	cfg.HTTPAddr = addr
 	cfg.AdminAddr = ""
 	cfg.JWTKey = testJWTKey
 	cfg.DrainTimeout = 5 * time.Second
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(cfg, log)
 	if err != nil {

@@ -68,6 +68,7 @@
     timelines: new Map(), // room -> the <li>s of that room's timeline while another room is shown
     shown: '',          // the room whose timeline #messages shows
     hues: new Map(),    // nickname -> avatar hue, carried over renames
+    history: new Map(), // room -> {epoch, seq}: the room's history line and the last seq shown
   };
 
   // ---------- persistence (per tab) ----------
@@ -145,6 +146,74 @@
     return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   }
 
+  // ---------- history (docs/PROTOCOL.md "History and recovery") ----------
+  // Each room's messages are numbered by seq within its epoch. The page
+  // remembers, per room, the epoch and the highest seq it showed; on
+  // entering a room (first time, back from another room, after a reconnect)
+  // it asks `history` for what it missed, or for the recent messages when
+  // it has seen none. A message shown twice (live and in a reply) is
+  // dropped by seq; a reply that cannot vouch for the gap says so.
+  const HISTORY_LIMIT = 100;
+  function onOwnJoined(f) {
+    if (typeof f.seq !== 'number' || typeof f.epoch !== 'string') return; // a server without history
+    const h = state.history.get(f.room);
+    if (!h) {
+      state.history.set(f.room, { epoch: f.epoch, seq: 0 });
+      if (f.seq > 0) send('history', { limit: 50 }, 'history-recent');
+      return;
+    }
+    if (h.epoch === f.epoch && h.seq >= f.seq) return; // nothing missed
+    send('history', { since: h.seq, epoch: h.epoch, limit: HISTORY_LIMIT }, 'history-since');
+  }
+  function onHistory(f, what) {
+    if (f.room !== state.room || !Array.isArray(f.messages)) return;
+    const h = state.history.get(f.room) || { epoch: f.epoch, seq: 0 };
+    if (h.epoch !== f.epoch) {
+      // Another history line (the room was recreated, the server
+      // restarted): what is shown stays, numbered in the old line.
+      h.epoch = f.epoch;
+      h.seq = 0;
+    }
+    state.history.set(f.room, h);
+    for (const m of f.messages) if (m && m.type === 'message') addMessage(m);
+    if (what === 'history-since') {
+      if (f.complete === false) {
+        addNotice('Some messages may be missing here (the server no longer has all of them).', 'error');
+      } else if (f.messages.length > 0 && h.seq < f.seq) {
+        // More than one reply's worth: ask for the rest.
+        send('history', { since: h.seq, epoch: h.epoch, limit: HISTORY_LIMIT }, 'history-since');
+      }
+    }
+  }
+  // placeMessage puts li into the timeline in seq order and reports false
+  // for a message already shown.
+  function placeMessage(li, f) {
+    const h = state.history.get(f.room);
+    if (typeof f.seq !== 'number' || !h || f.room !== state.room) {
+      append(li, li.classList.contains('own'));
+      return true;
+    }
+    li.dataset.seq = String(f.seq);
+    li.dataset.epoch = h.epoch;
+    const same = el.messages.querySelectorAll('li.msg[data-epoch="' + CSS.escape(h.epoch) + '"]');
+    const last = same[same.length - 1];
+    if (!last || Number(last.dataset.seq) < f.seq) {
+      append(li, li.classList.contains('own'));
+    } else {
+      for (const o of same) {
+        const s = Number(o.dataset.seq);
+        if (s === f.seq) return false;
+        if (s > f.seq) {
+          el.messages.insertBefore(li, o);
+          updateEmpty();
+          break;
+        }
+      }
+    }
+    if (f.seq > h.seq) h.seq = f.seq;
+    return true;
+  }
+
   function addMessage(f) {
     // The server's own messages are told by structure (docs/PROTOCOL.md,
     // "Recognising the server"): a user named like the server is a user.
@@ -184,7 +253,7 @@
     body.textContent = f.body;
     bubble.append(meta, body);
     li.appendChild(bubble);
-    append(li, own);
+    placeMessage(li, f);
   }
 
   function addNotice(text, kind) {
@@ -310,6 +379,7 @@
         if (f.nickname === state.nick) {
           setRoom(f.room);
           if (!el.messages.querySelector('li.notice.divider')) addNotice('You are in #' + f.room, 'divider');
+          onOwnJoined(f);
           send('listusers', {}, 'listusers');
           // watch: the server pushes the room list whenever it changes.
           send('listrooms', { watch: true }, 'listrooms');
@@ -352,6 +422,9 @@
             addNotice('Room #' + r + ' is gone after the reconnect; you are in #' + state.room + '.');
           }
         }
+        break;
+      case 'history':
+        onHistory(f, what);
         break;
       case 'error': {
         const code = f.code || 'error';
@@ -566,6 +639,7 @@
     state.rooms = [];
     state.users = [];
     state.timelines.clear();
+    state.history.clear();
     state.shown = '';
     el.messages.replaceChildren();
     setNick(nick);
