@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # ICS chat server image: a static binary on an empty (scratch) base, run as a
 # non-root user. Two ways to get the binary (README "Deploy"):
 #
@@ -38,7 +37,7 @@ ARG VERSION=dev
 LABEL org.opencontainers.image.title="ICS chat server" \
       org.opencontainers.image.source="https://github.com/ics-chat/ics" \
       org.opencontainers.image.version="${VERSION}"
-COPY --from=binary --chmod=0555 /out/server /usr/local/bin/server
+COPY --from=binary /out/server /usr/local/bin/server
 # Chat and HTTP on every interface; the admin API on loopback unless a token
 # is set (a host-less -admin address binds 127.0.0.1 without a token, every
 # interface with one). Secrets come from the environment or, better, from
