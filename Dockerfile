@@ -54,6 +54,7 @@ USER 65532:65532
 # -drain-timeout (10s by default): give docker stop at least that (-t 15).
 STOPSIGNAL SIGTERM
 # scratch has no curl: the binary probes itself (GET /healthz on ICS_HTTP).
+# Move the chat port with ICS_HTTP, not -http, or the probe will not find it.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 \
   CMD ["/usr/local/bin/server", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/server"]
