@@ -68,7 +68,7 @@ func TestHelpExplainsFlags(t *testing.T) {
 	if code := run([]string{"-h"}, io.Discard, &out); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, f := range []string{"-http", "-admin", "-shards", "-jwt-key", "-token-ttl", "-max-frame", "-max-backlog", "-drain-timeout", "ICS_"} {
+	for _, f := range []string{"-http", "-admin", "-shards", "-jwt-key", "-token-ttl", "-max-frame", "-max-backlog", "-drain-timeout", "ICS_", "-jwt-key-file", "-admin-token-file", "healthcheck"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("-h output lacks %q", f)
 		}
