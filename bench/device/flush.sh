@@ -5,7 +5,7 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 SRV_CPUS="${SRV_CPUS:-0-3}"; D="${D:-30s}"
-ICS="$B/server -http 127.0.0.1:18080 -admin= -jwt-key device -shards 4 -loops 4"
+ICS="$B/server -http 127.0.0.1:18080 -admin= -jwt-key bench-key-0123456789abcdef012345 -shards 4 -loops 4"
 for fi in 0 2ms 5ms; do
   start_server "fanout-flush-$fi" "$SRV_CPUS" 4 $ICS -flush-interval "$fi"
   lg "fanout-flush-$fi" fanout -addr 127.0.0.1:18080 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration "$D" -loops 8

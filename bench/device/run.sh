@@ -12,7 +12,7 @@ STEPS="${STEPS:-5}"           # sweep steps
 { nproc; grep -m1 "model name" /proc/cpuinfo; uname -r; } > "$OUT/machine.txt"
 
 
-ICS="$B/server -http 127.0.0.1:18080 -admin= -jwt-key device -shards 4 -loops 4"
+ICS="$B/server -http 127.0.0.1:18080 -admin= -jwt-key bench-key-0123456789abcdef012345 -shards 4 -loops 4"
 GOR="$B/gorillahub -addr 127.0.0.1:8081"
 
 # 1. Dense fan-out, the scenario: 1,000 conns, 10 rooms x 100, every member publishing 10/s.

@@ -29,7 +29,7 @@ run() { # name, server command, loadgen args...
   # the next server must find its port free (and must be the one measured)
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null || break; sleep 0.2; done
 }
-ICS="/tmp/ics-bench-server -http 127.0.0.1:18080 -admin= -jwt-key bench"
+ICS="/tmp/ics-bench-server -http 127.0.0.1:18080 -admin= -jwt-key bench-key-0123456789abcdef012345"
 GOR="/tmp/ics-bench-gorillahub -addr 127.0.0.1:8081"
 run ics-fanout-1M "$ICS" fanout -addr 127.0.0.1:18080 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration 30s -max-p99 50ms
 run gorilla-fanout-1M "$GOR" fanout -addr 127.0.0.1:8081 -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration 30s -max-p99 50ms

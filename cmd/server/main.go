@@ -30,11 +30,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "admin" {
 		return cli.Run(args[1:], os.LookupEnv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(args[1:], os.LookupEnv, stdout, stderr)
+	}
 	cfg := config.Default()
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: server [flags]\n       server admin COMMAND [flags]   (admin API client; server admin -h)\n\nRuns the ICS chat server. Every flag can also be set with ICS_<FLAG> (e.g. ICS_JWT_KEY).\n\n")
+		fmt.Fprintf(stderr, "Usage: server [flags]\n       server admin COMMAND [flags]   (admin API client; server admin -h)\n       server healthcheck [-url URL]  (GET /healthz, exit 0 if 200: for images without curl)\n\nRuns the ICS chat server. Every flag can also be set with ICS_<FLAG> (e.g. ICS_JWT_KEY).\n\n")
 		fs.PrintDefaults()
 	}
 	cfg.RegisterFlags(fs)
@@ -57,6 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if _, err := config.ParseLogLevel(cfg.LogLevel); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if err := cfg.Resolve(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}

@@ -26,7 +26,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"-http", "127.0.0.1:0", "-admin", "", "-jwt-key", "k", "-drain-timeout", "5s"}, pw, io.Discard)
+		done <- run([]string{"-http", "127.0.0.1:0", "-admin", "", "-jwt-key", testKey, "-drain-timeout", "5s"}, pw, io.Discard)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
@@ -68,7 +68,7 @@ func TestHelpExplainsFlags(t *testing.T) {
 	if code := run([]string{"-h"}, io.Discard, &out); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, f := range []string{"-http", "-admin", "-shards", "-jwt-key", "-token-ttl", "-max-frame", "-max-backlog", "-drain-timeout", "ICS_"} {
+	for _, f := range []string{"-http", "-admin", "-shards", "-jwt-key", "-token-ttl", "-max-frame", "-max-backlog", "-drain-timeout", "ICS_", "-jwt-key-file", "-admin-token-file", "healthcheck"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("-h output lacks %q", f)
 		}
@@ -90,7 +90,7 @@ func noEnv(string) (string, bool) { return "", false }
 
 func TestRefusesNonLoopbackAdminWithoutToken(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"-http", "127.0.0.1:0", "-admin", "0.0.0.0:0", "-jwt-key", "k"}, &out, &errb)
+	code := run([]string{"-http", "127.0.0.1:0", "-admin", "0.0.0.0:0", "-jwt-key", testKey}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "non-loopback") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
@@ -103,7 +103,7 @@ func TestAdminDrainStopsServer(t *testing.T) {
 	var errb bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-jwt-key", "k", "-admin-token", "tok"}, pw, &errb)
+		done <- run([]string{"-http", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-jwt-key", testKey, "-admin-token", "tok"}, pw, &errb)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)

@@ -67,10 +67,12 @@ type Config struct {
 	HTTPAddr       string        // WebSocket + HTTP listen address
 	AdminAddr      string        // gRPC admin listen address ("" disables it)
 	AdminToken     string        // bearer token required by admin RPCs when set
+	AdminTokenFile string        // file holding AdminToken (read by Resolve)
 	AdminInsecure  bool          // allow a non-loopback admin address without a token
 	Shards         int           // room shards (goroutines)
 	Loops          int           // gnet event loops
 	JWTKey         string        // HS256 key; random when empty
+	JWTKeyFile     string        // file holding JWTKey (read by Resolve)
 	TokenTTL       time.Duration // lifetime of issued tokens
 	AllowedOrigins []string      // extra allowed Origin values for /ws ("*" allows all)
 
@@ -166,6 +168,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	check(c.HTTPAddr != "", "-http must not be empty")
+	check(c.JWTKey == "" || len(c.JWTKey) >= MinJWTKeyBytes, "-jwt-key is %d bytes; an HS256 key needs at least %d bytes (e.g. head -c 32 /dev/urandom | base64)", len(c.JWTKey), MinJWTKeyBytes)
+	check(c.JWTKeyFile == "" || c.JWTKey != "", "-jwt-key-file %s was not read (Resolve not called)", c.JWTKeyFile)
 	check(c.Shards > 0, "-shards must be > 0, got %d", c.Shards)
 	check(c.Loops > 0, "-loops must be > 0, got %d", c.Loops)
 	check(c.TokenTTL > 0, "-token-ttl must be > 0, got %s", c.TokenTTL)
@@ -205,11 +209,12 @@ func (c *Config) Validate() error {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "listen address for WebSocket, the browser client, /auth, health and metrics")
 	fs.StringVar(&c.AdminAddr, "admin", c.AdminAddr, "listen address of the gRPC admin API (empty disables it)")
-	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token required by admin RPCs (health excepted)")
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token required by admin RPCs (health excepted). Prefer -admin-token-file: a flag value shows in /proc/PID/cmdline")
 	fs.BoolVar(&c.AdminInsecure, "admin-insecure", c.AdminInsecure, "allow a non-loopback -admin address without -admin-token")
 	fs.IntVar(&c.Shards, "shards", c.Shards, "room shards: goroutines that own the rooms (default GOMAXPROCS)")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "network event loops (default GOMAXPROCS)")
-	fs.StringVar(&c.JWTKey, "jwt-key", c.JWTKey, "HS256 key for tokens; a random key is generated (and tokens die with the process) when empty")
+	fs.StringVar(&c.JWTKey, "jwt-key", c.JWTKey, "HS256 key for tokens, at least 32 bytes; a random key is generated (and tokens die with the process) when empty. Prefer -jwt-key-file: a flag value shows in /proc/PID/cmdline")
+	c.registerSecretFlags(fs)
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of issued tokens")
 	fs.Func("allowed-origins", "comma-separated Origin values allowed on /ws besides the server's own host (\"*\" allows any)", listFlag(&c.AllowedOrigins))
 	fs.IntVar(&c.MaxFrameBytes, "max-frame", c.MaxFrameBytes, "largest inbound WebSocket message in bytes (close 1009 past it)")
@@ -288,7 +293,7 @@ func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 // ClientEnv are ICS_* variables that are not server flags but are read by
 // other parts of the project (the admin CLI, the browser tests), so a shell
 // that sets them can still start the server.
-var ClientEnv = []string{"ICS_ADMIN_ADDR", "ICS_REQUIRE_BROWSER", "ICS_CHROMIUM"}
+var ClientEnv = []string{"ICS_ADMIN_ADDR", "ICS_REQUIRE_BROWSER", "ICS_CHROMIUM", "ICS_REQUIRE_DOCKER", "ICS_DOCKER"}
 
 // CheckEnv refuses ICS_* variables in environ (os.Environ's form) that
 // name no flag of fs: a typo such as ICS_JWTKEY would otherwise be ignored

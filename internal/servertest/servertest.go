@@ -20,7 +20,7 @@ import (
 )
 
 // JWTKey is the token key of test servers.
-const JWTKey = "test-key"
+const JWTKey = "test-key-0123456789abcdef0123456789"
 
 // Config is the test configuration: the defaults, on 127.0.0.1:0, admin off.
 func Config() config.Config {

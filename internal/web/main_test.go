@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, servertest.LeakOptions()...)
 }
 
-const testJWTKey = "web-test-key"
+const testJWTKey = "web-test-key-0123456789abcdef0123456789"
 
 // startServer runs a real server on addr ("127.0.0.1:0" for any port). It is
 // stopped when the test ends unless the caller stops it first (Stop is safe
