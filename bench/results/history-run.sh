@@ -5,12 +5,14 @@
 # alternating off/on ROUNDS times so both see the same machine. Reports the
 # server's CPU per delivery (from /proc/PID) for each run and the on/off ratio
 # of the sums. Loopback only; every run is bounded. Writes into
-# bench/results/history/ (or $OUT). DURATION (default 15s) per run.
+# bench/results/history/ (or $OUT). DURATION (default 15s) per run; RATE
+# (default 10 msgs/s per member) scales the offered load.
 set -u
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-bench/results/history}"
 ROUNDS="${ROUNDS:-2}"
 DURATION="${DURATION:-15s}"
+RATE="${RATE:-10}"
 mkdir -p "$OUT"
 go build -o /tmp/ics-hist-server ./cmd/server || exit 1
 go build -o /tmp/ics-hist-loadgen ./cmd/loadgen || exit 1
@@ -21,8 +23,8 @@ run() { # name, extra server flags...
   local name=$1; shift
   /tmp/ics-hist-server -http 127.0.0.1:$PORT -admin= -jwt-key bench "$@" > "$OUT/$name.server.log" 2>&1 & local pid=$!
   sleep 1
-  { echo "\$ server $*"; echo "\$ loadgen fanout -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 -duration $DURATION"; uptime; } > "$OUT/$name.txt"
-  timeout 300 /tmp/ics-hist-loadgen fanout -addr 127.0.0.1:$PORT -conns 1000 -rooms 10 -publishers 100 -rate 10 -size 100 \
+  { echo "\$ server $*"; echo "\$ loadgen fanout -conns 1000 -rooms 10 -publishers 100 -rate $RATE -size 100 -duration $DURATION"; uptime; } > "$OUT/$name.txt"
+  timeout 300 /tmp/ics-hist-loadgen fanout -addr 127.0.0.1:$PORT -conns 1000 -rooms 10 -publishers 100 -rate "$RATE" -size 100 \
     -duration "$DURATION" -server-pid $pid -json "$OUT/$name.json" >> "$OUT/$name.txt" 2>&1
   echo "exit status $?" >> "$OUT/$name.txt"
   curl -s http://127.0.0.1:$PORT/metrics | grep -E '^ics_history_(bytes|evictions_total)' >> "$OUT/$name.txt"
