@@ -49,6 +49,17 @@ const (
 	DefaultFlushInterval = 10 * time.Millisecond
 	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
 	DefaultMaxHTTPInFlight = 512
+	// DefaultFDReserve is how many file descriptors the automatic socket
+	// budget leaves free below RLIMIT_NOFILE (at most a quarter of it) for
+	// the admin API, metrics, NATS, files and the event loops' pollers.
+	DefaultFDReserve = 256
+	// DefaultMaxConnsPerIP caps the sockets (HTTP and WebSocket) one client
+	// address holds, an IPv6 client counted by its /64. 256 leaves room for
+	// an office or a carrier NAT behind one address, while one attacker
+	// address cannot take more than a sliver of the socket budget. Load
+	// tests stay under it because cmd/loadgen spreads its clients over
+	// 127.0.0.0/8 (16 per source address by default).
+	DefaultMaxConnsPerIP = 256
 )
 
 // Config is every setting of one server. The zero value is not usable; start
@@ -77,6 +88,8 @@ type Config struct {
 	PongTimeout      time.Duration // time after a ping without any frame before close
 	DrainTimeout     time.Duration // bound on graceful shutdown
 	MaxConns         int           // 0 = unlimited; past it /ws answers 503
+	MaxSockets       int           // client sockets open at once (0 = RLIMIT_NOFILE less a reserve); past it a new socket gets 503 and is closed
+	MaxConnsPerIP    int           // sockets per client address (IPv6 per /64), 0 = unlimited
 	ShardInbox       int           // per-shard queued client operations before server_busy
 	PresenceMax      int           // rooms larger than this announce joined/left only to the member concerned
 	FlushInterval    time.Duration // write-coalescing window per event loop (0 = write at once)
@@ -126,6 +139,7 @@ func Default() Config {
 		FlushInterval:    DefaultFlushInterval,
 		MaxHTTPBody:      DefaultMaxHTTPBody,
 		MaxHTTPInFlight:  DefaultMaxHTTPInFlight,
+		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 		AuthRate:         DefaultAuthRate,
 		AuthBurst:        DefaultAuthBurst,
 		LogLevel:         "info",
@@ -166,6 +180,8 @@ func (c *Config) Validate() error {
 	check(c.PongTimeout > 0, "-pong-timeout must be > 0, got %s", c.PongTimeout)
 	check(c.DrainTimeout > 0, "-drain-timeout must be > 0, got %s", c.DrainTimeout)
 	check(c.MaxConns >= 0, "-max-conns must be >= 0, got %d", c.MaxConns)
+	check(c.MaxSockets >= 0, "-max-sockets must be >= 0, got %d", c.MaxSockets)
+	check(c.MaxConnsPerIP >= 0, "-max-conns-per-ip must be >= 0, got %d", c.MaxConnsPerIP)
 	check(c.FlushInterval >= 0 && c.FlushInterval <= time.Second, "-flush-interval must be in [0, 1s], got %s", c.FlushInterval)
 	check(c.PresenceMax >= 0, "-presence-max must be >= 0, got %d", c.PresenceMax)
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
@@ -203,6 +219,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PongTimeout, "pong-timeout", c.PongTimeout, "time after a ping without any frame before the connection is closed")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "bound on graceful shutdown (SIGINT/SIGTERM)")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "WebSocket connections accepted before /ws answers 503 (0 = unlimited)")
+	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "client sockets open at once before new ones get 503 and are closed (0 = the open-files limit less a reserve of min(256, limit/4))")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "sockets one client address may hold, IPv6 counted per /64 (0 = unlimited)")
 	fs.IntVar(&c.ShardInbox, "shard-inbox", c.ShardInbox, "queued client operations per shard before commands get server_busy")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "write-coalescing window: under load an event loop writes each connection at most once per window (0 = write at once; adds at most this much latency)")
 	fs.IntVar(&c.PresenceMax, "presence-max", c.PresenceMax, "rooms with more members than this announce joined/left only to the member concerned (0 = always announce)")

@@ -15,6 +15,7 @@ type collector struct {
 	messagesIn, deliveries, bytesQueued, shardCmds, shardErrors, shardBusy    *prometheus.Desc
 	writes, frames, bytesOut, slowCloses, rateCloses, rateLimited, protoClose *prometheus.Desc
 	pingCloses, upgrades, rejected, httpReqs, draining                        *prometheus.Desc
+	socketsRefused                                                            *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -22,31 +23,32 @@ func newCollector(s *Server) *collector {
 		return prometheus.NewDesc("ics_"+name, help, labels, nil)
 	}
 	return &collector{
-		s:           s,
-		conns:       d("connections", "Open sockets per event loop (HTTP and WebSocket).", "loop"),
-		rooms:       d("rooms", "Rooms owned per shard.", "shard"),
-		members:     d("room_members", "Connections in rooms per shard.", "shard"),
-		nicks:       d("nicknames", "Nicknames held or reserved per shard.", "shard"),
-		inbox:       d("shard_inbox_depth", "Ops waiting in the shard inbox now.", "shard"),
-		inboxHigh:   d("shard_inbox_high_water", "Largest inbox pass seen.", "shard"),
-		messagesIn:  d("messages_in_total", "Chat messages published, per shard.", "shard"),
-		deliveries:  d("deliveries_total", "Frames fanned out to connections, per shard.", "shard"),
-		bytesQueued: d("delivery_bytes_total", "Bytes of frames fanned out, per shard.", "shard"),
-		shardCmds:   d("shard_ops_total", "Ops handled per shard.", "shard"),
-		shardErrors: d("shard_errors_total", "Commands answered with an error by a shard.", "shard"),
-		shardBusy:   d("shard_busy_total", "Client ops refused because the shard inbox was full.", "shard"),
-		writes:      d("write_calls_total", "write/writev system calls per event loop.", "loop"),
-		frames:      d("frames_out_total", "WebSocket frames written per event loop.", "loop"),
-		bytesOut:    d("bytes_out_total", "Bytes written per event loop.", "loop"),
-		slowCloses:  d("slow_consumer_closes_total", "Connections closed 4008 (outbound backlog over the limit).", "loop"),
-		rateCloses:  d("rate_limit_closes_total", "Connections closed 4029 (too many rate-limited commands).", "loop"),
-		rateLimited: d("rate_limited_commands_total", "Commands refused by the per-connection rate limit.", "loop"),
-		protoClose:  d("protocol_error_closes_total", "Connections closed for WebSocket protocol errors.", "loop"),
-		pingCloses:  d("ping_timeout_closes_total", "Connections closed for not answering pings.", "loop"),
-		upgrades:    d("upgrades_total", "Completed WebSocket upgrades.", "loop"),
-		rejected:    d("upgrades_rejected_total", "Refused WebSocket handshakes.", "loop"),
-		httpReqs:    d("http_requests_total", "Plain HTTP requests served.", "loop"),
-		draining:    d("draining", "1 while the server drains."),
+		s:              s,
+		conns:          d("connections", "Open sockets per event loop (HTTP and WebSocket).", "loop"),
+		rooms:          d("rooms", "Rooms owned per shard.", "shard"),
+		members:        d("room_members", "Connections in rooms per shard.", "shard"),
+		nicks:          d("nicknames", "Nicknames held or reserved per shard.", "shard"),
+		inbox:          d("shard_inbox_depth", "Ops waiting in the shard inbox now.", "shard"),
+		inboxHigh:      d("shard_inbox_high_water", "Largest inbox pass seen.", "shard"),
+		messagesIn:     d("messages_in_total", "Chat messages published, per shard.", "shard"),
+		deliveries:     d("deliveries_total", "Frames fanned out to connections, per shard.", "shard"),
+		bytesQueued:    d("delivery_bytes_total", "Bytes of frames fanned out, per shard.", "shard"),
+		shardCmds:      d("shard_ops_total", "Ops handled per shard.", "shard"),
+		shardErrors:    d("shard_errors_total", "Commands answered with an error by a shard.", "shard"),
+		shardBusy:      d("shard_busy_total", "Client ops refused because the shard inbox was full.", "shard"),
+		writes:         d("write_calls_total", "write/writev system calls per event loop.", "loop"),
+		frames:         d("frames_out_total", "WebSocket frames written per event loop.", "loop"),
+		bytesOut:       d("bytes_out_total", "Bytes written per event loop.", "loop"),
+		slowCloses:     d("slow_consumer_closes_total", "Connections closed 4008 (outbound backlog over the limit).", "loop"),
+		rateCloses:     d("rate_limit_closes_total", "Connections closed 4029 (too many rate-limited commands).", "loop"),
+		rateLimited:    d("rate_limited_commands_total", "Commands refused by the per-connection rate limit.", "loop"),
+		protoClose:     d("protocol_error_closes_total", "Connections closed for WebSocket protocol errors.", "loop"),
+		pingCloses:     d("ping_timeout_closes_total", "Connections closed for not answering pings.", "loop"),
+		upgrades:       d("upgrades_total", "Completed WebSocket upgrades.", "loop"),
+		rejected:       d("upgrades_rejected_total", "Refused WebSocket handshakes.", "loop"),
+		httpReqs:       d("http_requests_total", "Plain HTTP requests served.", "loop"),
+		draining:       d("draining", "1 while the server drains."),
+		socketsRefused: d("sockets_refused_total", "Sockets closed at accept: over -max-sockets or -max-conns-per-ip."),
 	}
 }
 
@@ -95,4 +97,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		d = 1
 	}
 	g(c.draining, d)
+	ct(c.socketsRefused, c.s.ws.Refused())
 }

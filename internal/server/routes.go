@@ -21,9 +21,17 @@ func (s *Server) routes() http.Handler {
 	lim := newIPLimiter(rate.Limit(s.cfg.AuthRate), s.cfg.AuthBurst)
 	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) { s.handleAuth(w, r, lim) })
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Alive() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "dead"})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Alive() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "dead"})
+			return
+		}
 		if s.Draining() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 			return

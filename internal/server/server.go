@@ -115,6 +115,14 @@ func (s *Server) Started() time.Time { return s.started }
 // Registry is the Prometheus registry served at /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
+// Died is closed when the network engine stopped by itself: the chat port
+// is gone and the process should exit non-zero.
+func (s *Server) Died() <-chan struct{} { return s.ws.Died() }
+
+// Alive reports whether the network engine still runs (health and
+// readiness are bad once it does not).
+func (s *Server) Alive() bool { return s.ws.Err() == nil }
+
 // Draining reports whether a drain has begun.
 func (s *Server) Draining() bool { return s.ws.Draining() }
 
