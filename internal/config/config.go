@@ -27,6 +27,22 @@ const (
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPongTimeout      = 10 * time.Second
 	DefaultDrainTimeout     = 10 * time.Second
+	// DefaultFrameTimeout bounds how long one WebSocket frame may take to
+	// arrive once its first byte did (a frame trickled byte by byte pins
+	// its buffer and must not count as liveness).
+	DefaultFrameTimeout = 10 * time.Second
+	// DefaultHTTPLifetime is the longest a socket may stay open without
+	// upgrading to a WebSocket, however busy its keep-alive: the idle
+	// deadline (-handshake-timeout) restarts after each response, this one
+	// does not.
+	DefaultHTTPLifetime = time.Minute
+	// DefaultMaxRequestsPerConn: a keep-alive socket's last request after
+	// this many is answered with Connection: close.
+	DefaultMaxRequestsPerConn = 100
+	// DefaultLoopQueue bounds the deliveries waiting for one event loop;
+	// past it the connections whose frames do not fit are closed 4008
+	// (they would otherwise see a gap) instead of the queue growing.
+	DefaultLoopQueue = 1 << 20
 	// DefaultShardInbox is how many queued operations a shard accepts from
 	// clients before it answers "server_busy" instead of queueing more.
 	DefaultShardInbox = 1 << 16
@@ -87,6 +103,10 @@ type Config struct {
 	PingInterval     time.Duration // idle time before the server pings
 	PongTimeout      time.Duration // time after a ping without any frame before close
 	DrainTimeout     time.Duration // bound on graceful shutdown
+	FrameTimeout     time.Duration // time a started WebSocket frame has to complete; close 4000 past it
+	HTTPLifetime     time.Duration // longest life of a socket that has not upgraded
+	MaxReqsPerConn   int           // requests per keep-alive socket; the last is answered Connection: close
+	LoopQueue        int           // deliveries queued per event loop before the overflowing connections are closed 4008
 	MaxConns         int           // 0 = unlimited; past it /ws answers 503
 	MaxSockets       int           // client sockets open at once (0 = RLIMIT_NOFILE less a reserve); past it a new socket gets 503 and is closed
 	MaxConnsPerIP    int           // sockets per client address (IPv6 per /64), 0 = unlimited
@@ -134,6 +154,10 @@ func Default() Config {
 		PingInterval:     DefaultPingInterval,
 		PongTimeout:      DefaultPongTimeout,
 		DrainTimeout:     DefaultDrainTimeout,
+		FrameTimeout:     DefaultFrameTimeout,
+		HTTPLifetime:     DefaultHTTPLifetime,
+		MaxReqsPerConn:   DefaultMaxRequestsPerConn,
+		LoopQueue:        DefaultLoopQueue,
 		ShardInbox:       DefaultShardInbox,
 		PresenceMax:      DefaultPresenceMax,
 		FlushInterval:    DefaultFlushInterval,
@@ -179,6 +203,10 @@ func (c *Config) Validate() error {
 	check(c.PingInterval > 0, "-ping-interval must be > 0, got %s", c.PingInterval)
 	check(c.PongTimeout > 0, "-pong-timeout must be > 0, got %s", c.PongTimeout)
 	check(c.DrainTimeout > 0, "-drain-timeout must be > 0, got %s", c.DrainTimeout)
+	check(c.FrameTimeout > 0, "-frame-timeout must be > 0, got %s", c.FrameTimeout)
+	check(c.HTTPLifetime > 0, "-http-lifetime must be > 0, got %s", c.HTTPLifetime)
+	check(c.MaxReqsPerConn > 0 && c.MaxReqsPerConn <= 65535, "-max-requests-per-conn must be in [1, 65535], got %d", c.MaxReqsPerConn)
+	check(c.LoopQueue > 0, "-loop-queue must be > 0, got %d", c.LoopQueue)
 	check(c.MaxConns >= 0, "-max-conns must be >= 0, got %d", c.MaxConns)
 	check(c.MaxSockets >= 0, "-max-sockets must be >= 0, got %d", c.MaxSockets)
 	check(c.MaxConnsPerIP >= 0, "-max-conns-per-ip must be >= 0, got %d", c.MaxConnsPerIP)
@@ -218,6 +246,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PingInterval, "ping-interval", c.PingInterval, "idle time after which the server pings a client")
 	fs.DurationVar(&c.PongTimeout, "pong-timeout", c.PongTimeout, "time after a ping without any frame before the connection is closed")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "bound on graceful shutdown (SIGINT/SIGTERM)")
+	fs.DurationVar(&c.FrameTimeout, "frame-timeout", c.FrameTimeout, "time a WebSocket frame has to arrive completely once started (close 4000 past it)")
+	fs.DurationVar(&c.HTTPLifetime, "http-lifetime", c.HTTPLifetime, "longest life of a socket that has not upgraded to a WebSocket, keep-alive or not")
+	fs.IntVar(&c.MaxReqsPerConn, "max-requests-per-conn", c.MaxReqsPerConn, "HTTP requests per keep-alive socket; the last one is answered with Connection: close")
+	fs.IntVar(&c.LoopQueue, "loop-queue", c.LoopQueue, "deliveries queued per event loop before connections whose frames do not fit are closed 4008")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "WebSocket connections accepted before /ws answers 503 (0 = unlimited)")
 	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "client sockets open at once before new ones get 503 and are closed (0 = the open-files limit less a reserve of min(256, limit/4))")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "sockets one client address may hold, IPv6 counted per /64 (0 = unlimited)")

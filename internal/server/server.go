@@ -58,6 +58,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.loops = fanout.NewLoops(cfg.Loops)
 	for _, l := range s.loops {
 		l.SetLinger(cfg.FlushInterval)
+		l.SetMaxQueue(cfg.LoopQueue)
 	}
 	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{InboxLimit: cfg.ShardInbox, PresenceMax: cfg.PresenceMax})
 	s.ws, err = wsio.New(wsio.Options{

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
 	"github.com/ics-chat/ics/internal/shard"
 )
 
@@ -162,6 +163,11 @@ func (c *conn) Control(ctl any) {
 		c.tokens = append(c.tokens, x.pendToken)
 		g.Shard(int(c.roomShard)).Rename(c, old, v.Nick, x.pendTok, x.pendID)
 		x.pendTok, x.pendID = "", nil
+	case fanout.Overflow:
+		// Frames for this connection were dropped (its loop's queue was
+		// full): close it like a slow consumer rather than leave a gap.
+		c.slowClose()
+		return
 	case shard.CloseOrder:
 		if c.closed {
 			return

@@ -133,19 +133,24 @@ func (l *loop) sweep() {
 		}
 		switch c.state {
 		case stHTTP:
-			if !c.httpBusy && now > c.deadline {
+			switch {
+			case !c.httpBusy && now > c.deadline:
 				c.drop()
+			case c.httpPause && c.gc.OutboundBuffered() <= httpOutPause:
+				c.resumeHTTP()
 			}
 		case stWS:
 			switch {
-			case c.pingAt != 0 && c.lastRead < c.pingAt && now-c.pingAt >= pong:
+			case c.partialAt != 0 && now-c.partialAt >= int64(cfg.FrameTimeout):
+				l.stats.PingCloses.Add(1)
+				c.closeWith(command.ClosePingTimeout, "frame not completed in time")
+			case c.pingAt != 0 && now-c.pingAt >= pong:
+				// onFrame clears pingAt: only a complete frame answers.
 				l.stats.PingCloses.Add(1)
 				c.closeWith(command.ClosePingTimeout, "ping timeout")
-			case c.pingAt == 0 && now-c.lastRead >= ping:
+			case c.pingAt == 0 && now-c.lastFrame >= ping:
 				c.pingAt = now
 				c.writeNow(command.AppendPing(nil))
-			case c.pingAt != 0 && c.lastRead >= c.pingAt:
-				c.pingAt = 0 // answered (any frame counts)
 			}
 		}
 	}
@@ -169,7 +174,7 @@ func (l *loop) drain() {
 // sweeper runs each loop's sweep periodically until Stop.
 func (s *Server) sweeper() {
 	defer close(s.sweepDone)
-	every := min(s.cfg.PingInterval, s.cfg.PongTimeout, s.cfg.HandshakeTimeout) / 4
+	every := min(s.cfg.PingInterval, s.cfg.PongTimeout, s.cfg.HandshakeTimeout, s.cfg.FrameTimeout) / 4
 	every = max(every, 10*time.Millisecond)
 	every = min(every, time.Second)
 	t := time.NewTicker(every)

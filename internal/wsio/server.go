@@ -225,9 +225,10 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		ls:       l,
 		srv:      s,
 		since:    now.UnixNano(),
-		deadline: now.Add(s.cfg.HandshakeTimeout).UnixNano(),
+		deadline: now.Add(min(s.cfg.HandshakeTimeout, s.cfg.HTTPLifetime)).UnixNano(),
 		lastRead: now.UnixNano(),
 	}
+	c.lastFrame = c.lastRead
 	gc.SetContext(c)
 	l.add(c)
 	l.stats.Conns.Add(1)

@@ -37,6 +37,12 @@ func (c *conn) onWS() {
 		_, _ = c.gc.Discard(-1)
 		return
 	}
+	switch {
+	case used == len(buf):
+		c.partialAt = 0
+	case used > 0 || c.partialAt == 0:
+		c.partialAt = c.lastRead // a new frame began in this read
+	}
 	if used > 0 {
 		// Never Discard(0): gnet treats n <= 0 as "everything".
 		_, _ = c.gc.Discard(used)
@@ -49,7 +55,7 @@ func (c *conn) protocolClose(code int, reason string) {
 }
 
 func (c *conn) onFrame(h frameHeader, p []byte) {
-	c.pingAt = 0
+	c.pingAt, c.lastFrame = 0, c.lastRead
 	switch h.op {
 	case opPing:
 		c.writeNow(command.AppendPong(nil, p))
