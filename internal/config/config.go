@@ -48,11 +48,22 @@ const (
 	DefaultShardInbox = 1 << 16
 	// DefaultMaxHTTPBody bounds request bodies of the plain HTTP routes.
 	DefaultMaxHTTPBody = 64 << 10
-	// DefaultAuthRate and DefaultAuthBurst bound POST /auth per client IP.
-	// They are generous because load tests connect thousands of clients
-	// from one loopback address.
-	DefaultAuthRate  = 2000
-	DefaultAuthBurst = 4000
+	// DefaultAuthRate and DefaultAuthBurst bound POST /auth per client
+	// address (IPv6 per /64): a person needs one per session, an office
+	// behind one NAT a few a minute; a burst of 30 covers a page of reloads.
+	// Load tests stay under it because cmd/loadgen spreads its clients over
+	// 127.0.0.0/8 (16 per source address).
+	DefaultAuthRate  = 5
+	DefaultAuthBurst = 30
+	// DefaultClaimTTL is how long a nickname claimed by /auth stays held if
+	// its token is not used at /ws (the token itself stays valid and
+	// reclaims the name later if it is free).
+	DefaultClaimTTL = time.Minute
+	// DefaultMaxClaimsPerIP and DefaultMaxClaims bound claims not yet used
+	// at /ws, per client address (IPv6 per /64) and in total, so nobody can
+	// squat the name space: past them /auth answers 429 too_many_claims.
+	DefaultMaxClaimsPerIP = 32
+	DefaultMaxClaims      = 100_000
 	// DefaultPresenceMax is the room size above which joined/left events go
 	// only to the member concerned: announcing every arrival to N members
 	// costs N deliveries, so presence in huge rooms would grow as N².
@@ -117,6 +128,9 @@ type Config struct {
 	MaxHTTPInFlight  int           // concurrent plain HTTP handlers
 	AuthRate         float64       // POST /auth per second per client IP
 	AuthBurst        int           //
+	ClaimTTL         time.Duration // an unused /auth claim is released after this
+	MaxClaimsPerIP   int           // unused claims per client address (IPv6 per /64), 0 = unlimited
+	MaxClaims        int           // unused claims in total, 0 = unlimited
 
 	LogJSON   bool
 	LogLevel  string
@@ -166,6 +180,9 @@ func Default() Config {
 		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 		AuthRate:         DefaultAuthRate,
 		AuthBurst:        DefaultAuthBurst,
+		ClaimTTL:         DefaultClaimTTL,
+		MaxClaimsPerIP:   DefaultMaxClaimsPerIP,
+		MaxClaims:        DefaultMaxClaims,
 		LogLevel:         "info",
 		NodeID:           hostname(),
 	}
@@ -215,6 +232,8 @@ func (c *Config) Validate() error {
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
 	check(c.MaxHTTPInFlight > 0, "-http-inflight must be > 0, got %d", c.MaxHTTPInFlight)
 	check(c.AuthRate > 0 && c.AuthBurst > 0, "-auth-rate and -auth-burst must be > 0, got %v/%d", c.AuthRate, c.AuthBurst)
+	check(c.ClaimTTL > 0, "-claim-ttl must be > 0, got %s", c.ClaimTTL)
+	check(c.MaxClaimsPerIP >= 0 && c.MaxClaims >= 0, "-max-claims-per-ip and -max-claims must be >= 0, got %d/%d", c.MaxClaimsPerIP, c.MaxClaims)
 	check(c.NodeID != "", "-node-id must not be empty")
 	check(!(c.ClusterListen != "" && len(c.NATSURLs) > 0), "-cluster-listen and -nats-url exclude each other: embed a NATS server or join one, got both")
 	check(c.NATSListen == "" || c.ClusterListen != "", "-nats-listen %q needs -cluster-listen (it exposes the embedded server)", c.NATSListen)
@@ -258,8 +277,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PresenceMax, "presence-max", c.PresenceMax, "rooms with more members than this announce joined/left only to the member concerned (0 = always announce)")
 	fs.IntVar(&c.MaxHTTPBody, "max-http-body", c.MaxHTTPBody, "largest plain HTTP request body in bytes")
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")
-	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client IP (429 past it)")
-	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client IP")
+	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client address, IPv6 per /64 (429 past it)")
+	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client address")
+	fs.DurationVar(&c.ClaimTTL, "claim-ttl", c.ClaimTTL, "how long a nickname claimed by /auth stays held if its token is not used at /ws")
+	fs.IntVar(&c.MaxClaimsPerIP, "max-claims-per-ip", c.MaxClaimsPerIP, "nickname claims not yet used at /ws per client address, IPv6 per /64 (429 past it; 0 = unlimited)")
+	fs.IntVar(&c.MaxClaims, "max-claims", c.MaxClaims, "nickname claims not yet used at /ws in total (429 past it; 0 = unlimited)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name in a cluster, unique per node (default the host name)")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "run the embedded NATS server (JetStream on) with its cluster route listener on HOST:PORT")
 	fs.Func("cluster-peers", "comma-separated route URLs of the cluster's nodes (nats://host:6222,...; may include this node's own)", listFlag(&c.ClusterPeers))

@@ -44,7 +44,7 @@ func (a *abuser) conn(ctx context.Context, name string) (net.Conn, *bufReader, e
 	slot := a.cfg.Conns + 1000 + a.slot
 	a.mu.Unlock()
 	nick := fmt.Sprintf("%s_a%s", a.cfg.Prefix, name)
-	tok, err := a.e.d.auth(ctx, nick)
+	tok, err := a.e.d.auth(ctx, slot, nick)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -87,7 +87,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 	nick := fmt.Sprintf("%s_c%d", cfg.Prefix, w)
 	slot := cfg.Conns + w // source-address slot beyond the fanout's
 	time.Sleep(time.Duration(rand.Int64N(int64(interval) + 1)))
-	tok, err := e.d.auth(ctx, nick)
+	tok, err := e.d.auth(ctx, slot, nick)
 	if err != nil {
 		if ctx.Err() == nil {
 			st.fail(err)
@@ -114,7 +114,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 			_, _ = conn.Write(appendFrame(nil, opClose, closePayload(1000, "")))
 		}
 		_ = conn.Close()
-		tok, err = reauth(ctx, e.d, nick)
+		tok, err = reauth(ctx, e.d, slot, nick)
 		switch {
 		case ctx.Err() != nil && err != nil:
 			return
@@ -171,10 +171,10 @@ func drain(c net.Conn) {
 }
 
 // reauth retries /auth for nick on 409 until ReauthWait passes.
-func reauth(ctx context.Context, d *dialer, nick string) (string, error) {
+func reauth(ctx context.Context, d *dialer, slot int, nick string) (string, error) {
 	deadline := time.Now().Add(ReauthWait)
 	for {
-		tok, err := d.auth(ctx, nick)
+		tok, err := d.auth(ctx, slot, nick)
 		var ae *AuthError
 		if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusConflict || time.Now().After(deadline) {
 			return tok, err

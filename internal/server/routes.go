@@ -3,8 +3,8 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -14,6 +14,7 @@ import (
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/shard"
 	"github.com/ics-chat/ics/internal/web"
+	"github.com/ics-chat/ics/internal/wsio"
 )
 
 func (s *Server) routes() http.Handler {
@@ -55,7 +56,13 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST /auth?nickname=NAME")
 		return
 	}
-	if !lim.allow(r.RemoteAddr) {
+	if !s.ws.OriginAllowed(r.Header.Get("Origin"), r.Host) {
+		// Same rule as /ws: no other site may make its visitors claim names.
+		writeError(w, http.StatusForbidden, command.ErrOriginNotAllowed, "origin not allowed")
+		return
+	}
+	addr := clientAddr(r.RemoteAddr)
+	if !lim.allow(addr) {
 		writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many /auth requests from your address; slow down")
 		return
 	}
@@ -69,6 +76,10 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		writeError(w, http.StatusBadRequest, "invalid_name", "nickname must be 2-32 characters: letters, digits, _ and -, not starting with a digit or -")
 		return
 	}
+	if command.ReservedName(nick) {
+		writeError(w, http.StatusBadRequest, command.ErrReservedName, "nickname "+nick+" is reserved")
+		return
+	}
 	if s.Draining() {
 		writeError(w, http.StatusServiceUnavailable, "draining", "server is shutting down")
 		return
@@ -79,9 +90,13 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		writeError(w, http.StatusInternalServerError, "internal", "could not issue a token")
 		return
 	}
-	if err := s.shards.Reserve(r.Context(), nick, cl.ID, cl.Expires); err != nil {
+	if err := s.shards.Reserve(r.Context(), nick, cl.ID, cl.Expires, addr); err != nil {
 		if errors.Is(err, shard.ErrNicknameTaken) {
 			writeError(w, http.StatusConflict, "nickname_taken", "nickname "+nick+" is in use")
+			return
+		}
+		if errors.Is(err, shard.ErrTooManyClaims) {
+			writeError(w, http.StatusTooManyRequests, command.ErrTooManyClaims, "too many nicknames claimed and not used yet; connect with the tokens you have or wait")
 			return
 		}
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
@@ -100,13 +115,23 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg, "code": code})
 }
 
-// ipLimiter is a token bucket per client IP for POST /auth. Idle buckets are
-// forgotten so the map stays small.
+// clientAddr is what per-address limits count for a request's RemoteAddr:
+// the IP, an IPv6 client by its /64 (wsio.AddrKey).
+func clientAddr(remote string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return wsio.AddrKey(ap.Addr())
+}
+
+// ipLimiter is a token bucket per client address for POST /auth. Idle
+// buckets are forgotten so the map stays small.
 type ipLimiter struct {
 	mu    sync.Mutex
 	r     rate.Limit
 	burst int
-	m     map[string]*ipBucket
+	m     map[netip.Addr]*ipBucket
 	sweep time.Time
 }
 
@@ -116,14 +141,10 @@ type ipBucket struct {
 }
 
 func newIPLimiter(r rate.Limit, burst int) *ipLimiter {
-	return &ipLimiter{r: r, burst: burst, m: map[string]*ipBucket{}}
+	return &ipLimiter{r: r, burst: burst, m: map[netip.Addr]*ipBucket{}}
 }
 
-func (l *ipLimiter) allow(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
+func (l *ipLimiter) allow(host netip.Addr) bool {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

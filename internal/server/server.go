@@ -60,7 +60,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		l.SetLinger(cfg.FlushInterval)
 		l.SetMaxQueue(cfg.LoopQueue)
 	}
-	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{InboxLimit: cfg.ShardInbox, PresenceMax: cfg.PresenceMax})
+	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{
+		InboxLimit:       cfg.ShardInbox,
+		PresenceMax:      cfg.PresenceMax,
+		ClaimTTL:         cfg.ClaimTTL,
+		MaxClaimsPerAddr: cfg.MaxClaimsPerIP,
+		MaxClaims:        cfg.MaxClaims,
+	})
 	s.ws, err = wsio.New(wsio.Options{
 		Config: cfg,
 		Shards: s.shards,

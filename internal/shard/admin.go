@@ -186,14 +186,16 @@ func (g *Group) Users(ctx context.Context, room string) ([]UserInfo, error) {
 func (g *Group) Kick(ctx context.Context, nick, reason string) error {
 	reason = CloseReason(reason)
 	found, err := onShard(ctx, g, g.NickShard(nick), func(s *Shard) bool {
-		e := s.nicks[nick]
+		key := NickKey(nick)
+		e := s.nicks[key]
 		if e == nil || e.peer == nil {
 			return false
 		}
-		s.batch.Control(e.peer, CloseOrder{Code: command.CloseKicked, Reason: reason})
-		s.revoked[e.jti] = e.exp
-		delete(s.nicks, nick)
-		s.stats.Nicknames.Add(-1)
+		// The connection revokes every other token it used (RevokeAll)
+		// when it handles the order; this one is revoked here at once.
+		s.batch.Control(e.peer, CloseOrder{Code: command.CloseKicked, Reason: reason, RevokeAll: true})
+		s.revoke(e.jti, e.exp)
+		s.forget(key, e)
 		return true
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/ics-chat/ics/internal/fanout"
@@ -42,6 +43,7 @@ type args struct {
 	next                        int
 	exp                         time.Time
 	info                        Member
+	addr                        netip.Addr
 	reply                       chan error
 	gather                      *gather
 	fn                          func(*Shard)
@@ -164,7 +166,7 @@ func (s *Shard) handle(o *op) {
 	case opListRooms:
 		s.listRooms(o.x.gather)
 	case opReserve:
-		o.x.reply <- s.reserve(o.x.nick, o.x.jti, o.x.exp)
+		o.x.reply <- s.reserve(o.x)
 	case opClaim:
 		s.claim(o.peer, o.x)
 	case opSetNick:
@@ -172,7 +174,7 @@ func (s *Shard) handle(o *op) {
 	case opRelease:
 		s.release(o.x.nick, o.peer)
 	case opRevoke:
-		s.revoked[o.x.jti] = o.x.exp
+		s.revoke(o.x.jti, o.x.exp)
 	case opCall:
 		o.x.fn(s)
 	}

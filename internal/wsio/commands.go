@@ -74,6 +74,10 @@ func (c *conn) setNick(name string, id []byte) {
 		c.sendError(command.ErrInvalidName, "nicknames are 2-32 characters: letters, digits, _ and -, not starting with a digit or -", id)
 		return
 	}
+	if command.ReservedName(name) {
+		c.sendError(command.ErrReservedName, "nickname "+name+" is reserved", id)
+		return
+	}
 	if name == c.nick {
 		c.sendError(command.ErrNicknameTaken, "that is already your nickname", id)
 		return
@@ -92,12 +96,18 @@ func (c *conn) setNick(name string, id []byte) {
 
 // exit: leave the room, free the nickname, revoke the tokens, close 1000.
 func (c *conn) exit() {
+	c.revokeTokens()
+	c.cleanup()
+	c.closeWith(command.CloseNormal, "bye")
+}
+
+// revokeTokens revokes every token this connection used or was given, on
+// the shard owning each token's nickname.
+func (c *conn) revokeTokens() {
 	g := c.srv.shards
 	for _, t := range c.tokens {
 		g.Shard(g.NickShard(t.nick)).Revoke(t.jti, t.exp)
 	}
-	c.cleanup()
-	c.closeWith(command.CloseNormal, "bye")
 }
 
 // cleanup gives back the room membership and the nickname, once.
@@ -169,6 +179,9 @@ func (c *conn) Control(ctl any) {
 		c.slowClose()
 		return
 	case shard.CloseOrder:
+		if v.RevokeAll {
+			c.revokeTokens() // even when already closed: a kick must stick
+		}
 		if c.closed {
 			return
 		}
