@@ -258,3 +258,44 @@ func frameBytes(t testing.TB, p string) []byte {
 	b.Write(payload)
 	return b.Bytes()
 }
+
+// Pings count against the command rate limit: a flood is answered with at
+// most one pong per read, then closed 4029 like a command flood.
+func TestPingFloodIsLimited(t *testing.T) {
+	srv := start(t, nil)
+	c := wstest.Dial(t, srv.Addr().String(), "pinger")
+	var burst []byte
+	for range 500 {
+		var b bytes.Buffer
+		mask := ws.NewMask()
+		_ = ws.WriteHeader(&b, ws.Header{Fin: true, OpCode: ws.OpPing, Masked: true, Mask: mask})
+		burst = append(burst, b.Bytes()...)
+	}
+	if _, err := c.Conn.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	pongs := 0
+	_ = c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		h, err := ws.ReadHeader(c.R)
+		if err != nil {
+			t.Fatalf("after %d pongs: %v, want close 4029", pongs, err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(c.R, p); err != nil {
+			t.Fatal(err)
+		}
+		switch h.OpCode {
+		case ws.OpPong:
+			pongs++
+		case ws.OpClose:
+			if code := int(p[0])<<8 | int(p[1]); code != command.CloseRateLimited {
+				t.Fatalf("closed %d, want %d", code, command.CloseRateLimited)
+			}
+			if pongs > 5 {
+				t.Fatalf("%d pongs for 500 pings sent in one write: want one per read", pongs)
+			}
+			return
+		}
+	}
+}

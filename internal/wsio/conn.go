@@ -58,6 +58,7 @@ type conn struct {
 	counted   bool   // counted in Server.wsConns
 	httpBusy  bool   // a plain HTTP request is being served off-loop
 	httpPause bool   // its responses are not being read: pipelined requests wait
+	pingSeen  bool   // the current read carried a ping: one pong is due
 	httpReqs  uint16 // plain HTTP requests read on this socket
 	joined    bool   // a member of room on roomShard
 	roomShard int32

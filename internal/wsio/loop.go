@@ -45,6 +45,7 @@ type loop struct {
 	conns []*conn // every open socket on this loop; conn.pos is its index
 	dec   command.Decoder
 	buf   []byte // scratch for frames encoded on the loop
+	pong  []byte // payload of the last ping of the read being parsed
 	wbuf  []byte // scratch for coalescing one connection's frames into one write
 
 	// Handshake scratch, filled by the upgrader's hooks during one Upgrade.
