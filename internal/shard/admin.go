@@ -85,6 +85,17 @@ func (r *room) visible() bool {
 	return !r.deleting && (len(r.members) > 0 || r.name == command.GlobalRoom || r.pins == 0)
 }
 
+// Barrier returns once every shard has handled and flushed everything
+// queued to it before the call (Drain: what was accepted is then in the
+// event loops' delivery queues).
+func (g *Group) Barrier(ctx context.Context) error {
+	_, err := onShards(ctx, g, func(s *Shard) struct{} {
+		s.flush()
+		return struct{}{}
+	})
+	return err
+}
+
 // Rooms returns every room, sorted by name.
 func (g *Group) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	parts, err := onShards(ctx, g, func(s *Shard) []RoomInfo {

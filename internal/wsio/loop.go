@@ -102,6 +102,24 @@ func (l *loop) run(fn func()) {
 	_ = execute(b.EventLoop, fn)
 }
 
+// runWait runs fn on the loop and waits for it (or ctx).
+func (l *loop) runWait(ctx context.Context, fn func()) error {
+	b := l.el.Load()
+	if b == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	if err := execute(b.EventLoop, func() { fn(); close(done) }); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // sweep enforces time limits: handshake deadline, idle HTTP keep-alive,
 // ping and pong timeout.
 func (l *loop) sweep() {

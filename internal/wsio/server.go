@@ -273,15 +273,32 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 			c.drop()
 		}
 	case stWS:
+		if s.draining.Load() {
+			// Drain stopped reading: nothing read now is accepted, so
+			// every member gets the same last message before 1012.
+			_, _ = gc.Discard(-1)
+			return gnet.None
+		}
 		c.onWS()
 	}
 	return gnet.None
 }
 
-// Drain stops accepting WebSocket upgrades, flushes what every connection has
-// pending, closes each with 1012 and waits until they are gone or ctx ends.
+// Drain loses nothing accepted: it stops reading (and upgrading), waits
+// until every loop has seen that (so no command is on its way to a shard),
+// passes a barrier through every shard (so all they accepted is fanned
+// out), flushes each loop's deliveries, then closes every WebSocket with
+// 1012 and waits until they are gone or ctx ends.
 func (s *Server) Drain(ctx context.Context) error {
 	s.draining.Store(true)
+	for _, l := range s.loops {
+		if err := l.runWait(ctx, func() {}); err != nil {
+			return fmt.Errorf("drain: stop reading: %w", err)
+		}
+	}
+	if err := s.shards.Barrier(ctx); err != nil {
+		return fmt.Errorf("drain: shard barrier: %w", err)
+	}
 	for _, l := range s.loops {
 		l.run(func() { l.drain() })
 	}
