@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -180,5 +181,46 @@ func TestKickRevokesEveryToken(t *testing.T) {
 			var de *wstest.DialError
 			return errors.As(err, &de) && de.Status == 401
 		})
+	}
+}
+
+// listrooms answers from a cached sorted list, which every room creation,
+// first join, last leave and deletion invalidates.
+func TestListRoomsCacheFollowsChanges(t *testing.T) {
+	srv := start(t, func(c *config.Config) { c.Shards = 4 })
+	addr := srv.Addr().String()
+	a := wstest.Dial(t, addr, "lister")
+	b := wstest.Dial(t, addr, "mover")
+	list := func() []string {
+		t.Helper()
+		if err := a.Send("listrooms", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		f, _ := a.Until(t, "rooms")
+		return f.Strings("rooms")
+	}
+	steps := []struct {
+		cmd, room string
+		want      []string
+	}{
+		{"", "", []string{"global"}},
+		{"createroom", "zeta", []string{"global", "zeta"}},
+		{"createroom", "alpha", []string{"alpha", "global"}}, // zeta emptied: deleted
+		{"switchroom", "global", []string{"global"}},
+	}
+	for _, st := range steps {
+		if st.cmd != "" {
+			if err := b.Send(st.cmd, map[string]any{"room": st.room, "name": st.room}, nil); err != nil {
+				t.Fatal(err)
+			}
+			b.Until(t, "joined")
+		}
+		got := list()
+		if fmt.Sprint(got) != fmt.Sprint(st.want) {
+			t.Fatalf("after %s %s: rooms %v, want %v", st.cmd, st.room, got, st.want)
+		}
+		if again := list(); fmt.Sprint(again) != fmt.Sprint(got) {
+			t.Fatalf("cached answer %v differs from %v", again, got)
+		}
 	}
 }

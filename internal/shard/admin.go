@@ -297,6 +297,7 @@ func (g *Group) CreateRoom(ctx context.Context, name string) (RoomInfo, error) {
 		}
 		s.rooms[name] = &room{name: name}
 		s.stats.Rooms.Add(1)
+		s.roomsChanged()
 		return true
 	})
 	if err != nil {
@@ -322,6 +323,7 @@ func (g *Group) DeleteRoom(ctx context.Context, name string) (int, error) {
 			return -1
 		}
 		r.deleting = true
+		s.roomsChanged()
 		for _, m := range r.members {
 			s.batch.Control(m.peer, MoveOrder{Room: command.GlobalRoom})
 		}

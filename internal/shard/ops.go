@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
 )
 
@@ -47,6 +48,7 @@ type args struct {
 	reply                       chan error
 	gather                      *gather
 	fn                          func(*Shard)
+	list                        *roomList
 }
 
 // Member describes a connection to the shard that will hold it. Remote and
@@ -109,9 +111,10 @@ func (s *Shard) Claim(peer fanout.Peer, nick, jti string, exp time.Time) {
 	s.in.put(op{kind: opClaim, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
 }
 
-// SetNick asks the owner of nick to bind it to peer (setnick). Replies NickResult.
-func (s *Shard) SetNick(peer fanout.Peer, nick, jti string, exp time.Time) {
-	s.in.put(op{kind: opSetNick, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
+// SetNick asks the owner of nick to bind it to peer (setnick). Replies
+// NickResult. False means busy (answer server_busy).
+func (s *Shard) SetNick(peer fanout.Peer, nick, jti string, exp time.Time) bool {
+	return s.offer(op{kind: opSetNick, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
 }
 
 // Release frees nick if peer holds it.
@@ -164,6 +167,10 @@ func (s *Shard) handle(o *op) {
 	case opListUsers:
 		s.listUsers(o.peer, o.x.id)
 	case opListRooms:
+		if o.x.list != nil {
+			s.batch.Add(o.peer, command.AppendList(nil, "rooms", o.x.list.names, o.x.id))
+			break
+		}
 		s.listRooms(o.x.gather)
 	case opReserve:
 		o.x.reply <- s.reserve(o.x)

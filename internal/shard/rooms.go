@@ -54,6 +54,9 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 		s.rooms[name] = r
 		s.stats.Rooms.Add(1)
 	}
+	if len(r.members) == 0 {
+		s.roomsChanged() // an empty pinned room becomes listed
+	}
 	if pinned {
 		r.pins--
 	}
@@ -94,6 +97,7 @@ func (s *Shard) prepare(p fanout.Peer, a *args) {
 		r = &room{name: a.room}
 		s.rooms[a.room] = r
 		s.stats.Rooms.Add(1)
+		s.roomsChanged()
 	}
 	r.pins++
 	s.batch.Control(p, PrepareResult{Room: a.room, OK: true, ID: a.id})
@@ -120,6 +124,9 @@ func (s *Shard) remove(m *member) {
 	r.members[m.pos].pos = m.pos
 	r.members[last] = nil
 	r.members = r.members[:last]
+	if last == 0 {
+		s.roomsChanged()
+	}
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
 	f := command.AppendMembership(nil, "left", r.name, m.Nick)
@@ -142,6 +149,7 @@ func (s *Shard) maybeDelete(r *room) {
 	if len(r.members) == 0 && r.pins <= 0 && r.name != command.GlobalRoom {
 		delete(s.rooms, r.name)
 		s.stats.Rooms.Add(-1)
+		s.roomsChanged()
 	}
 }
 
@@ -184,16 +192,51 @@ type gather struct {
 	left  atomic.Int32
 	peer  fanout.Peer
 	id    []byte
+	ver   uint64 // roomsVersion when the gather began
 }
 
-// ListRooms asks every shard for its rooms; the last to answer replies to
-// peer with the sorted union.
-func (g *Group) ListRooms(peer fanout.Peer, id []byte) {
-	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id}
+// ListRooms replies to peer with every room, sorted. While no room was
+// created, deleted, emptied or first joined since the last answer, the
+// cached sorted list is sent by one shard (the peer's room's, through its
+// inbox limit); otherwise every shard is asked and the last to answer sorts
+// the union and caches it. False means busy (answer server_busy).
+func (g *Group) ListRooms(peer fanout.Peer, roomShard int, id []byte) bool {
+	ver := g.roomsVersion()
+	if c := g.roomList.Load(); c != nil && c.ver == ver {
+		return g.shards[roomShard].offer(op{kind: opListRooms, peer: peer, x: &args{id: id, list: c}})
+	}
+	for _, s := range g.shards {
+		if s.in.depth.Load() >= int64(g.opts.InboxLimit) {
+			s.stats.Busy.Add(1)
+			return false
+		}
+	}
+	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id, ver: ver}
 	ga.left.Store(int32(len(g.shards)))
 	for _, s := range g.shards {
 		s.in.put(op{kind: opListRooms, x: &args{gather: ga}})
 	}
+	return true
+}
+
+// roomList is a sorted list of every room, valid while the shards' room
+// versions add up to ver.
+type roomList struct {
+	ver   uint64
+	names []string
+}
+
+// roomsChanged marks the shard's set of listed rooms as changed.
+func (s *Shard) roomsChanged() { s.roomsVer.Add(1) }
+
+// roomsVersion sums every shard's room version: it only grows, so a list
+// gathered when it was v is current while it is still v.
+func (g *Group) roomsVersion() uint64 {
+	var v uint64
+	for _, s := range g.shards {
+		v += s.roomsVer.Load()
+	}
+	return v
 }
 
 func (s *Shard) listRooms(ga *gather) {
@@ -214,5 +257,6 @@ func (s *Shard) listRooms(ga *gather) {
 		all = append(all, p...)
 	}
 	slices.Sort(all)
+	s.g.roomList.Store(&roomList{ver: ga.ver, names: all})
 	s.batch.Add(ga.peer, command.AppendList(nil, "rooms", all, ga.id))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ics-chat/ics/internal/command"
@@ -38,6 +39,8 @@ type Group struct {
 	opts   Options
 	wg     sync.WaitGroup
 	claims claimCounts
+	// roomList caches the last sorted listrooms answer (ListRooms).
+	roomList atomic.Pointer[roomList]
 }
 
 // NewGroup creates n shards delivering to loops. Run starts them.
@@ -131,6 +134,8 @@ type Shard struct {
 	members map[fanout.Peer]*member
 	nicks   map[string]*nickEntry // by NickKey
 	revoked map[string]time.Time  // token id → expiry
+
+	roomsVer atomic.Uint64 // bumped when the set of listed rooms changes
 
 	claimExp   expiryHeap // unused claims by release time
 	revokedExp expiryHeap // revocations by token expiry

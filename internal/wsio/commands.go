@@ -40,7 +40,9 @@ func (c *conn) command(p []byte) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:
-		g.ListRooms(c, bytes.Clone(cmd.ID))
+		if !g.ListRooms(c, int(c.roomShard), bytes.Clone(cmd.ID)) {
+			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
+		}
 	case command.TypeExit:
 		c.exit()
 	}
@@ -91,7 +93,10 @@ func (c *conn) setNick(name string, id []byte) {
 	x := c.ext()
 	c.pend, x.pendNick, x.pendTok, x.pendID = pendNick, name, token, bytes.Clone(id)
 	x.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
-	g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires)
+	if !g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires) {
+		c.pend, x.pendNick, x.pendTok, x.pendID = pendNone, "", "", nil
+		c.sendError(command.ErrServerBusy, "server busy, retry", id)
+	}
 }
 
 // exit: leave the room, free the nickname, revoke the tokens, close 1000.
