@@ -135,6 +135,9 @@ type Config struct {
 	LogJSON   bool
 	LogLevel  string
 	PprofAddr string // net/http/pprof listen address ("" disables it)
+	// MetricsAddr serves /metrics (and the probes) on a listener of its
+	// own; the chat port then has no /metrics. "" serves it on -http.
+	MetricsAddr string
 
 	// Cluster (see internal/cluster). All empty: a single node with no NATS.
 	NodeID        string   // unique per node; default the host name
@@ -287,6 +290,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Func("cluster-peers", "comma-separated route URLs of the cluster's nodes (nats://host:6222,...; may include this node's own)", listFlag(&c.ClusterPeers))
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "expose the embedded NATS server's client port on HOST:PORT (default: in-process connection only)")
 	fs.Func("nats-url", "comma-separated URLs of an existing NATS cluster (JetStream enabled) to join instead of embedding one", listFlag(&c.NATSURLs))
+	fs.StringVar(&c.MetricsAddr, "metrics-listen", c.MetricsAddr, "serve /metrics (and /healthz, /readyz) on this address instead of the public -http port, e.g. 127.0.0.1:9100")
 	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "listen address for net/http/pprof profiles, e.g. 127.0.0.1:6060 (empty disables it)")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")

@@ -21,6 +21,42 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	lim := newIPLimiter(rate.Limit(s.cfg.AuthRate), s.cfg.AuthBurst)
 	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) { s.handleAuth(w, r, lim) })
+	s.probeRoutes(mux)
+	if s.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	}
+	mux.Handle("/", securityHeaders(web.Handler()))
+	return mux
+}
+
+// metricsRoutes is what -metrics-listen serves: metrics and the probes (so
+// health stays observable even if the chat port is gone).
+func (s *Server) metricsRoutes() http.Handler {
+	mux := http.NewServeMux()
+	s.probeRoutes(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// contentSecurityPolicy allows the page's own script, styles and
+// WebSocket only, and no framing (clickjacking); the page has no inline
+// script or style.
+const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'"
+
+// securityHeaders sets the browser hardening headers on the client's files.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// probeRoutes adds /healthz and /readyz to mux.
+func (s *Server) probeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.Alive() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "dead"})
@@ -39,9 +75,6 @@ func (s *Server) routes() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.Handle("/", web.Handler())
-	return mux
 }
 
 type authResponse struct {

@@ -37,6 +37,10 @@ type Server struct {
 	cancel   context.CancelFunc
 	stopOnce sync.Once
 	stopErr  error
+
+	metricsLn  net.Listener // -metrics-listen, nil when off
+	metricsSrv *http.Server
+	metricsWG  sync.WaitGroup
 }
 
 // New builds a server from cfg; Start runs it.
@@ -98,7 +102,44 @@ func (s *Server) Start(ctx context.Context) error {
 		s.shards.Wait()
 		return err
 	}
+	if s.cfg.MetricsAddr != "" {
+		if err := s.startMetrics(); err != nil {
+			_ = s.Stop(context.Background())
+			return err
+		}
+	}
 	return nil
+}
+
+// startMetrics serves metricsRoutes on -metrics-listen.
+func (s *Server) startMetrics() error {
+	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("-metrics-listen %s: %w", s.cfg.MetricsAddr, err)
+	}
+	s.metricsLn = ln
+	s.metricsSrv = &http.Server{
+		Handler:           s.metricsRoutes(),
+		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+	}
+	s.metricsWG.Add(1)
+	go func() {
+		defer s.metricsWG.Done()
+		if err := s.metricsSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics listener", "err", err)
+		}
+	}()
+	return nil
+}
+
+// MetricsAddr is the bound -metrics-listen address (nil when off).
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
 }
 
 // Addr is the bound HTTP/WebSocket address.
@@ -142,6 +183,10 @@ func (s *Server) Drain(ctx context.Context) error { return s.ws.Drain(ctx) }
 // started. It is safe to call more than once.
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close()
+			s.metricsWG.Wait()
+		}
 		err := s.ws.Stop(ctx)
 		s.cancel()
 		s.shards.Wait()
