@@ -85,7 +85,10 @@ func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
 
 func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w int, interval time.Duration) {
 	nick := fmt.Sprintf("%s_c%d", cfg.Prefix, w)
-	slot := cfg.Conns + w // source-address slot beyond the fanout's
+	// A source address of its own beyond the fanout's (a server's /auth
+	// rate limit counts per address).
+	per := max(cfg.ConnsPerSourceIP, 1)
+	slot := (cfg.Conns+per-1)/per*per + w*per
 	time.Sleep(time.Duration(rand.Int64N(int64(interval) + 1)))
 	tok, err := e.d.auth(ctx, slot, nick)
 	if err != nil {

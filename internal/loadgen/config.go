@@ -61,6 +61,8 @@ type Config struct {
 	ChurnRate float64 `json:"churn_rate"`
 	// Scenarios selects abuse scenarios by name, comma-separated; "" = all.
 	Scenarios string `json:"scenarios,omitempty"`
+	// AbuseSockets is how many idle sockets fd_exhaustion opens.
+	AbuseSockets int `json:"abuse_sockets,omitempty"`
 	// Status, when set, receives a one-line live status about once a second.
 	Status func(line string) `json:"-"`
 
@@ -227,6 +229,7 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	}
 	if mode == "abuse" {
 		fs.StringVar(&c.Scenarios, "scenarios", c.Scenarios, "comma-separated abuse scenarios to run (default all): "+strings.Join(ScenarioNames(), ","))
+		fs.IntVar(&c.AbuseSockets, "abuse-sockets", DefaultAbuseSockets, "idle sockets the fd_exhaustion abuse scenario opens")
 	}
 	if mode == "churn" {
 		fs.Float64Var(&c.ChurnRate, "churn-rate", c.ChurnRate, "reconnect cycles/s while the fanout runs")
