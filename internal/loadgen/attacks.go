@@ -119,8 +119,9 @@ func probe(ctx context.Context, a *abuser, i int, path string) (int, error) {
 }
 
 // pipelinedFlood sends 4,000 pipelined GET /app.js on one socket with a
-// tiny receive window and reads nothing for 5s: the server must stop
-// reading and close it rather than queue every response (≈ 90 MB).
+// tiny receive window, 100 every 50 ms (so each chunk is small enough to be
+// served as it arrives), and reads nothing: the server must stop reading
+// and close it rather than queue every response (≈ 90 MB).
 func pipelinedFlood(ctx context.Context, a *abuser) (bool, string) {
 	d := a.e.d.netDialer(a.cfg.Conns + 99_000)
 	d.Control = chainControl(d.Control, func(fd int) { _ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
@@ -130,10 +131,19 @@ func pipelinedFlood(ctx context.Context, a *abuser) (bool, string) {
 	}
 	defer c.Close()
 	const n = 4000
-	reqs := []byte(strings.Repeat("GET /app.js HTTP/1.1\r\nHost: "+a.cfg.Addr+"\r\n\r\n", n))
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	wrote, _ := c.Write(reqs)
-	time.Sleep(5 * time.Second)
+	const chunk = 100
+	reqs := []byte(strings.Repeat("GET /app.js HTTP/1.1\r\nHost: "+a.cfg.Addr+"\r\n\r\n", chunk))
+	wrote := 0
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < n/chunk; i++ {
+		k, err := c.Write(reqs)
+		wrote += k
+		if err != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(c)
 	got := 0
@@ -154,7 +164,7 @@ func pipelinedFlood(ctx context.Context, a *abuser) (bool, string) {
 	case isTimeout(rerr):
 		return false, fmt.Sprintf("%d responses, then the socket hung (neither served nor closed)", got)
 	}
-	return true, fmt.Sprintf("wrote %d of %d request bytes; server queued %d responses, then closed the socket (%v)", wrote, len(reqs), got, rerr)
+	return true, fmt.Sprintf("wrote %d of %d request bytes; server queued %d responses, then closed the socket (%v)", wrote, len(reqs)*n/chunk, got, rerr)
 }
 
 // chainControl runs f on the socket after prev (a net.Dialer.Control).
