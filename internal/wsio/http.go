@@ -75,7 +75,9 @@ func (c *conn) onHTTP() {
 	last := int(c.httpReqs) >= c.srv.cfg.MaxReqsPerConn
 	c.ls.stats.HTTPRequests.Add(1)
 	c.srv.httpWG.Add(1)
-	go c.srv.serveHTTP(c, raw, last)
+	// The peer's address is read here, on the loop: gnet may recycle the
+	// connection while the handler runs.
+	go c.srv.serveHTTP(c, raw, c.remote(), last)
 }
 
 // resumeHTTP reads pipelined requests again once the client has read its
@@ -103,7 +105,7 @@ func (c *conn) rejectHTTP(status int, code, msg string) {
 // serveHTTP runs the standard handler for one request on its own goroutine
 // and hands the response back to the event loop. last: the socket's last
 // request (-max-requests-per-conn), answered with Connection: close.
-func (s *Server) serveHTTP(c *conn, raw []byte, last bool) {
+func (s *Server) serveHTTP(c *conn, raw []byte, remote string, last bool) {
 	defer s.httpWG.Done()
 	defer func() { <-s.httpSem }()
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
@@ -112,7 +114,7 @@ func (s *Server) serveHTTP(c *conn, raw []byte, last bool) {
 	if err != nil {
 		resp = httpErrorResponse(http.StatusBadRequest, "bad_request", "malformed request")
 	} else {
-		req.RemoteAddr = c.remote()
+		req.RemoteAddr = remote
 		w := &responseWriter{header: http.Header{}}
 		func() {
 			defer func() {
