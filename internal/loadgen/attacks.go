@@ -75,6 +75,10 @@ func fdExhaustion(ctx context.Context, a *abuser) (bool, string) {
 		c.Close()
 	}
 	socks = nil
+	// The check may outlast the run (opening the sockets takes a while):
+	// it gets 15 s of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		st, err := probe(ctx, a, base+n, "/healthz")

@@ -24,12 +24,7 @@ func startICS(t *testing.T, tweak func(*config.Config)) string {
 // our own server: each must pass its invariants (no loss, no dup, order,
 // the contract's answer to each abuse).
 func TestScenariosAgainstICS(t *testing.T) {
-	tests := []struct {
-		name  string
-		tweak func(*config.Config)
-		run   func(context.Context, loadgen.Config) (*loadgen.Report, error)
-		cfg   func(*loadgen.Config)
-	}{
+	tests := []scenarioCase{
 		{"fanout", nil, loadgen.RunFanout, func(c *loadgen.Config) {
 			c.Conns, c.Rooms, c.Publishers, c.Rate = 100, 4, 5, 10
 		}},
@@ -50,11 +45,20 @@ func TestScenariosAgainstICS(t *testing.T) {
 			c.Conns, c.Rate = 20, 10
 			c.Scenarios = "oversized_frame,malformed_json,command_flood,slowloris"
 		}},
+	}
+	runScenarios(t, tests)
+}
+
+// TestAttackScenariosAgainstICS runs the attack scenarios of issue 9 (apart
+// from the other scenarios: they load the server on purpose).
+func TestAttackScenariosAgainstICS(t *testing.T) {
+	tests := []scenarioCase{
 		{"fd exhaustion", func(c *config.Config) {
 			c.MaxSockets = 300 // fd_exhaustion opens more than this
 		}, loadgen.RunAbuse, func(c *loadgen.Config) {
 			c.Conns, c.Rate, c.AbuseSockets = 20, 10, 400
 			c.Scenarios = "fd_exhaustion"
+			c.Duration = 6 * time.Second
 		}},
 		{"attacks", func(c *config.Config) { c.FrameTimeout = time.Second }, loadgen.RunAbuse, func(c *loadgen.Config) {
 			c.Conns, c.Rate = 20, 10
@@ -62,6 +66,19 @@ func TestScenariosAgainstICS(t *testing.T) {
 			c.Duration = 6 * time.Second
 		}},
 	}
+	runScenarios(t, tests)
+}
+
+type scenarioCase struct {
+	name  string
+	tweak func(*config.Config)
+	run   func(context.Context, loadgen.Config) (*loadgen.Report, error)
+	cfg   func(*loadgen.Config)
+}
+
+// runScenarios runs each case in parallel against a server of its own with
+// the server's per-address defaults.
+func runScenarios(t *testing.T, tests []scenarioCase) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
