@@ -224,3 +224,38 @@ func TestListRoomsCacheFollowsChanges(t *testing.T) {
 		}
 	}
 }
+
+// listrooms goes through the shard inbox limit like every client command:
+// a burst past -shard-inbox is answered server_busy, and every listrooms
+// gets exactly one answer.
+func TestListRoomsBusy(t *testing.T) {
+	srv := start(t, func(c *config.Config) {
+		noLimits(c)
+		c.Shards, c.ShardInbox = 1, 1
+	})
+	c := wstest.Dial(t, srv.Addr().String(), "busylister")
+	const n = 300
+	var burst []byte
+	for i := range n {
+		burst = append(burst, frameBytes(t, fmt.Sprintf(`{"type":"listrooms","id":"%d"}`, i))...)
+	}
+	if _, err := c.Conn.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	rooms, busy := 0, 0
+	for rooms+busy < n {
+		f, err := c.Next(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d rooms and %d busy: %v", rooms, busy, err)
+		}
+		switch {
+		case f.Type() == "rooms":
+			rooms++
+		case f.Type() == "error" && f.Str("code") == command.ErrServerBusy:
+			busy++
+		}
+	}
+	if busy == 0 {
+		t.Fatalf("%d listrooms in one burst at -shard-inbox 1: none answered server_busy", n)
+	}
+}
