@@ -35,7 +35,7 @@ stop_server
 
 # 4. Connection cost and idle memory: 15,000 connections.
 start_server ics-connect "$SRV_CPUS" 4 $ICS
-lg ics-connect connect -addr 127.0.0.1:18080 -conns 15000 -rate 3000 -duration 10s -loops 8 -conns-per-ip 2000
+lg ics-connect connect -addr 127.0.0.1:18080 -conns 15000 -rate 3000 -duration 10s -loops 8   # 16 clients per source address (loadgen default), under -max-conns-per-ip and the /auth rate
 stop_server
 
 # 5. The kernel's loopback ceiling for k frames per write.

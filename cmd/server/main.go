@@ -104,7 +104,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "ICS chat server listening on %s\n  browser client: http://%s/\n  admin API (gRPC): %s\n",
 		srv.Addr(), displayAddr(srv.Addr()), adminDisplay(adm))
-	<-ctx.Done()
+	dead := false
+	select {
+	case <-ctx.Done():
+	case <-srv.Died():
+		// The chat port is gone (see wsio.Server.Died): exit non-zero so a
+		// supervisor restarts the process instead of keeping a zombie.
+		log.Error("network engine stopped; exiting")
+		dead = true
+	}
 	stop()
 	log.Info("shutting down: draining connections", "timeout", cfg.DrainTimeout)
 	err = srv.Shutdown(context.Background())
@@ -116,6 +124,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Warn("shutdown", "err", err)
+		return 1
+	}
+	if dead {
 		return 1
 	}
 	log.Info("stopped")

@@ -159,7 +159,7 @@ func (s *Server) watchDraining(ctx context.Context) {
 			go func() { _ = s.Stop(context.Background()) }()
 			return
 		case <-t.C:
-			if s.srv.Draining() {
+			if s.srv.Draining() || !s.srv.Alive() {
 				s.setServing(false)
 			}
 		}

@@ -21,6 +21,24 @@ const (
 	// ErrDraining answers HTTP requests (POST /auth) that would change
 	// state while the server shuts down; it is never an `error` frame's.
 	ErrDraining = "draining"
+	// ErrReservedName answers /auth and setnick for a name no user may
+	// hold (`system`, any case).
+	ErrReservedName = "reserved_name"
+)
+
+// HTTP error codes (the "code" of an HTTP error body) for limits the
+// socket layer enforces before any request is read.
+const (
+	// ErrTooManyConns: the server is at its socket budget (-max-sockets).
+	ErrTooManyConns = "too_many_connections"
+	// ErrTooManyConnsFromAddr: the client address (IPv6: its /64) has
+	// -max-conns-per-ip sockets open.
+	ErrTooManyConnsFromAddr = "too_many_connections_from_address"
+	// ErrTooManyClaims: /auth refused because the client address (or the
+	// whole server) holds too many nickname claims not yet used at /ws.
+	ErrTooManyClaims = "too_many_claims"
+	// ErrOriginNotAllowed: a browser Origin /ws would refuse.
+	ErrOriginNotAllowed = "origin_not_allowed"
 )
 
 // Limits of history and recovery (v1.1); the frame types are in vocab.go.

@@ -18,6 +18,25 @@ func ValidName[T string | []byte](s T) bool {
 	return true
 }
 
+// ReservedName reports whether nickname s is one no user may hold: `system`
+// in any case, so nobody can pose as the server.
+func ReservedName[T string | []byte](s T) bool {
+	const r = System
+	if len(s) != len(r) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != r[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // GlobalRoom is the room every client joins first; it always exists.
 const GlobalRoom = "global"
 

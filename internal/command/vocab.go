@@ -29,4 +29,11 @@ func CommandTypes() []string { return typeNames[1:] }
 var ErrorCodes = []string{
 	ErrBadJSON, ErrUnknownType, ErrBadArgs, ErrInvalidName, ErrRoomNotFound, ErrRoomExists,
 	ErrAlreadyInRoom, ErrNicknameTaken, ErrBodyTooLong, ErrRateLimited, ErrServerBusy, ErrInternal,
+	ErrReservedName,
+}
+
+// HTTPErrorCodes are the codes only HTTP error bodies carry (never an
+// `error` frame): refusals before or instead of a WebSocket session.
+var HTTPErrorCodes = []string{
+	ErrDraining, ErrTooManyConns, ErrTooManyConnsFromAddr, ErrTooManyClaims, ErrOriginNotAllowed,
 }

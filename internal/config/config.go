@@ -28,16 +28,43 @@ const (
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPongTimeout      = 10 * time.Second
 	DefaultDrainTimeout     = 10 * time.Second
+	// DefaultFrameTimeout bounds how long one WebSocket frame may take to
+	// arrive once its first byte did (a frame trickled byte by byte pins
+	// its buffer and must not count as liveness).
+	DefaultFrameTimeout = 10 * time.Second
+	// DefaultHTTPLifetime is the longest a socket may stay open without
+	// upgrading to a WebSocket, however busy its keep-alive: the idle
+	// deadline (-handshake-timeout) restarts after each response, this one
+	// does not.
+	DefaultHTTPLifetime = time.Minute
+	// DefaultMaxRequestsPerConn: a keep-alive socket's last request after
+	// this many is answered with Connection: close.
+	DefaultMaxRequestsPerConn = 100
+	// DefaultLoopQueue bounds the deliveries waiting for one event loop;
+	// past it the connections whose frames do not fit are closed 4008
+	// (they would otherwise see a gap) instead of the queue growing.
+	DefaultLoopQueue = 1 << 20
 	// DefaultShardInbox is how many queued operations a shard accepts from
 	// clients before it answers "server_busy" instead of queueing more.
 	DefaultShardInbox = 1 << 16
 	// DefaultMaxHTTPBody bounds request bodies of the plain HTTP routes.
 	DefaultMaxHTTPBody = 64 << 10
-	// DefaultAuthRate and DefaultAuthBurst bound POST /auth per client IP.
-	// They are generous because load tests connect thousands of clients
-	// from one loopback address.
-	DefaultAuthRate  = 2000
-	DefaultAuthBurst = 4000
+	// DefaultAuthRate and DefaultAuthBurst bound POST /auth per client
+	// address (IPv6 per /64): a person needs one per session, an office
+	// behind one NAT a few a minute; a burst of 30 covers a page of reloads.
+	// Load tests stay under it because cmd/loadgen spreads its clients over
+	// 127.0.0.0/8 (16 per source address).
+	DefaultAuthRate  = 5
+	DefaultAuthBurst = 30
+	// DefaultClaimTTL is how long a nickname claimed by /auth stays held if
+	// its token is not used at /ws (the token itself stays valid and
+	// reclaims the name later if it is free).
+	DefaultClaimTTL = time.Minute
+	// DefaultMaxClaimsPerIP and DefaultMaxClaims bound claims not yet used
+	// at /ws, per client address (IPv6 per /64) and in total, so nobody can
+	// squat the name space: past them /auth answers 429 too_many_claims.
+	DefaultMaxClaimsPerIP = 32
+	DefaultMaxClaims      = 100_000
 	// DefaultPresenceMax is the room size above which joined/left events go
 	// only to the member concerned: announcing every arrival to N members
 	// costs N deliveries, so presence in huge rooms would grow as N².
@@ -59,6 +86,17 @@ const (
 	// MaxHistorySize bounds -history-size: the ring is per room, so the
 	// total is bounded by -history-max-bytes anyway; this catches typos.
 	MaxHistorySize = 1 << 20
+	// DefaultFDReserve is how many file descriptors the automatic socket
+	// budget leaves free below RLIMIT_NOFILE (at most a quarter of it) for
+	// the admin API, metrics, NATS, files and the event loops' pollers.
+	DefaultFDReserve = 256
+	// DefaultMaxConnsPerIP caps the sockets (HTTP and WebSocket) one client
+	// address holds, an IPv6 client counted by its /64. 256 leaves room for
+	// an office or a carrier NAT behind one address, while one attacker
+	// address cannot take more than a sliver of the socket budget. Load
+	// tests stay under it because cmd/loadgen spreads its clients over
+	// 127.0.0.0/8 (16 per source address by default).
+	DefaultMaxConnsPerIP = 256
 )
 
 // Config is every setting of one server. The zero value is not usable; start
@@ -88,7 +126,13 @@ type Config struct {
 	PingInterval     time.Duration // idle time before the server pings
 	PongTimeout      time.Duration // time after a ping without any frame before close
 	DrainTimeout     time.Duration // bound on graceful shutdown
+	FrameTimeout     time.Duration // time a started WebSocket frame has to complete; close 4000 past it
+	HTTPLifetime     time.Duration // longest life of a socket that has not upgraded
+	MaxReqsPerConn   int           // requests per keep-alive socket; the last is answered Connection: close
+	LoopQueue        int           // deliveries queued per event loop before the overflowing connections are closed 4008
 	MaxConns         int           // 0 = unlimited; past it /ws answers 503
+	MaxSockets       int           // client sockets open at once (0 = RLIMIT_NOFILE less a reserve); past it a new socket gets 503 and is closed
+	MaxConnsPerIP    int           // sockets per client address (IPv6 per /64), 0 = unlimited
 	ShardInbox       int           // per-shard queued client operations before server_busy
 	PresenceMax      int           // rooms larger than this announce joined/left only to the member concerned
 	FlushInterval    time.Duration // write-coalescing window per event loop (0 = write at once)
@@ -99,10 +143,16 @@ type Config struct {
 	HistorySize      int           // messages kept per room for `history` (0 = off; seq still counts)
 	HistoryTTL       time.Duration // oldest message kept
 	HistoryMaxBytes  int64         // bytes of kept messages, whole server (split evenly over the shards)
+	ClaimTTL         time.Duration // an unused /auth claim is released after this
+	MaxClaimsPerIP   int           // unused claims per client address (IPv6 per /64), 0 = unlimited
+	MaxClaims        int           // unused claims in total, 0 = unlimited
 
 	LogJSON   bool
 	LogLevel  string
 	PprofAddr string // net/http/pprof listen address ("" disables it)
+	// MetricsAddr serves /metrics (and the probes) on a listener of its
+	// own; the chat port then has no /metrics. "" serves it on -http.
+	MetricsAddr string
 
 	// Cluster (see internal/cluster). All empty: a single node with no NATS.
 	NodeID        string   // unique per node; default the host name
@@ -136,16 +186,24 @@ func Default() Config {
 		PingInterval:     DefaultPingInterval,
 		PongTimeout:      DefaultPongTimeout,
 		DrainTimeout:     DefaultDrainTimeout,
+		FrameTimeout:     DefaultFrameTimeout,
+		HTTPLifetime:     DefaultHTTPLifetime,
+		MaxReqsPerConn:   DefaultMaxRequestsPerConn,
+		LoopQueue:        DefaultLoopQueue,
 		ShardInbox:       DefaultShardInbox,
 		PresenceMax:      DefaultPresenceMax,
 		FlushInterval:    DefaultFlushInterval,
 		MaxHTTPBody:      DefaultMaxHTTPBody,
 		MaxHTTPInFlight:  DefaultMaxHTTPInFlight,
+		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 		AuthRate:         DefaultAuthRate,
 		AuthBurst:        DefaultAuthBurst,
 		HistorySize:      DefaultHistorySize,
 		HistoryTTL:       DefaultHistoryTTL,
 		HistoryMaxBytes:  DefaultHistoryMaxBytes,
+		ClaimTTL:         DefaultClaimTTL,
+		MaxClaimsPerIP:   DefaultMaxClaimsPerIP,
+		MaxClaims:        DefaultMaxClaims,
 		LogLevel:         "info",
 		NodeID:           hostname(),
 	}
@@ -185,7 +243,13 @@ func (c *Config) Validate() error {
 	check(c.PingInterval > 0, "-ping-interval must be > 0, got %s", c.PingInterval)
 	check(c.PongTimeout > 0, "-pong-timeout must be > 0, got %s", c.PongTimeout)
 	check(c.DrainTimeout > 0, "-drain-timeout must be > 0, got %s", c.DrainTimeout)
+	check(c.FrameTimeout > 0, "-frame-timeout must be > 0, got %s", c.FrameTimeout)
+	check(c.HTTPLifetime > 0, "-http-lifetime must be > 0, got %s", c.HTTPLifetime)
+	check(c.MaxReqsPerConn > 0 && c.MaxReqsPerConn <= 65535, "-max-requests-per-conn must be in [1, 65535], got %d", c.MaxReqsPerConn)
+	check(c.LoopQueue > 0, "-loop-queue must be > 0, got %d", c.LoopQueue)
 	check(c.MaxConns >= 0, "-max-conns must be >= 0, got %d", c.MaxConns)
+	check(c.MaxSockets >= 0, "-max-sockets must be >= 0, got %d", c.MaxSockets)
+	check(c.MaxConnsPerIP >= 0, "-max-conns-per-ip must be >= 0, got %d", c.MaxConnsPerIP)
 	check(c.FlushInterval >= 0 && c.FlushInterval <= time.Second, "-flush-interval must be in [0, 1s], got %s", c.FlushInterval)
 	check(c.PresenceMax >= 0, "-presence-max must be >= 0, got %d", c.PresenceMax)
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
@@ -197,6 +261,8 @@ func (c *Config) Validate() error {
 	check(c.HistorySize >= 0 && c.HistorySize <= MaxHistorySize, "-history-size must be in [0, %d], got %d", MaxHistorySize, c.HistorySize)
 	check(c.HistoryTTL > 0, "-history-ttl must be > 0, got %s", c.HistoryTTL)
 	check(c.HistoryMaxBytes > 0, "-history-max-bytes must be > 0, got %d", c.HistoryMaxBytes)
+	check(c.ClaimTTL > 0, "-claim-ttl must be > 0, got %s", c.ClaimTTL)
+	check(c.MaxClaimsPerIP >= 0 && c.MaxClaims >= 0, "-max-claims-per-ip and -max-claims must be >= 0, got %d/%d", c.MaxClaimsPerIP, c.MaxClaims)
 	check(c.NodeID != "", "-node-id must not be empty")
 	check(!(c.ClusterListen != "" && len(c.NATSURLs) > 0), "-cluster-listen and -nats-url exclude each other: embed a NATS server or join one, got both")
 	check(c.NATSListen == "" || c.ClusterListen != "", "-nats-listen %q needs -cluster-listen (it exposes the embedded server)", c.NATSListen)
@@ -229,22 +295,32 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PingInterval, "ping-interval", c.PingInterval, "idle time after which the server pings a client")
 	fs.DurationVar(&c.PongTimeout, "pong-timeout", c.PongTimeout, "time after a ping without any frame before the connection is closed")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "bound on graceful shutdown (SIGINT/SIGTERM)")
+	fs.DurationVar(&c.FrameTimeout, "frame-timeout", c.FrameTimeout, "time a WebSocket frame has to arrive completely once started (close 4000 past it)")
+	fs.DurationVar(&c.HTTPLifetime, "http-lifetime", c.HTTPLifetime, "longest life of a socket that has not upgraded to a WebSocket, keep-alive or not")
+	fs.IntVar(&c.MaxReqsPerConn, "max-requests-per-conn", c.MaxReqsPerConn, "HTTP requests per keep-alive socket; the last one is answered with Connection: close")
+	fs.IntVar(&c.LoopQueue, "loop-queue", c.LoopQueue, "deliveries queued per event loop before connections whose frames do not fit are closed 4008")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "WebSocket connections accepted before /ws answers 503 (0 = unlimited)")
+	fs.IntVar(&c.MaxSockets, "max-sockets", c.MaxSockets, "client sockets open at once before new ones get 503 and are closed (0 = the open-files limit less a reserve of min(256, limit/4))")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "sockets one client address may hold, IPv6 counted per /64 (0 = unlimited)")
 	fs.IntVar(&c.ShardInbox, "shard-inbox", c.ShardInbox, "queued client operations per shard before commands get server_busy")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "write-coalescing window: under load an event loop writes each connection at most once per window (0 = write at once; adds at most this much latency)")
 	fs.IntVar(&c.PresenceMax, "presence-max", c.PresenceMax, "rooms with more members than this announce joined/left only to the member concerned (0 = always announce)")
 	fs.IntVar(&c.MaxHTTPBody, "max-http-body", c.MaxHTTPBody, "largest plain HTTP request body in bytes")
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")
-	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client IP (429 past it)")
-	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client IP")
 	fs.IntVar(&c.HistorySize, "history-size", c.HistorySize, "recent messages each room keeps for the history command (0 = none; seq still counts)")
 	fs.DurationVar(&c.HistoryTTL, "history-ttl", c.HistoryTTL, "age after which a kept message is dropped")
 	fs.Int64Var(&c.HistoryMaxBytes, "history-max-bytes", c.HistoryMaxBytes, "bytes of kept messages on the whole server (each shard holds an equal share; its oldest go first)")
+	fs.Float64Var(&c.AuthRate, "auth-rate", c.AuthRate, "POST /auth per second per client address, IPv6 per /64 (429 past it)")
+	fs.IntVar(&c.AuthBurst, "auth-burst", c.AuthBurst, "POST /auth burst per client address")
+	fs.DurationVar(&c.ClaimTTL, "claim-ttl", c.ClaimTTL, "how long a nickname claimed by /auth stays held if its token is not used at /ws")
+	fs.IntVar(&c.MaxClaimsPerIP, "max-claims-per-ip", c.MaxClaimsPerIP, "nickname claims not yet used at /ws per client address, IPv6 per /64 (429 past it; 0 = unlimited)")
+	fs.IntVar(&c.MaxClaims, "max-claims", c.MaxClaims, "nickname claims not yet used at /ws in total (429 past it; 0 = unlimited)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name in a cluster, unique per node (default the host name)")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "run the embedded NATS server (JetStream on) with its cluster route listener on HOST:PORT")
 	fs.Func("cluster-peers", "comma-separated route URLs of the cluster's nodes (nats://host:6222,...; may include this node's own)", listFlag(&c.ClusterPeers))
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "expose the embedded NATS server's client port on HOST:PORT (default: in-process connection only)")
 	fs.Func("nats-url", "comma-separated URLs of an existing NATS cluster (JetStream enabled) to join instead of embedding one", listFlag(&c.NATSURLs))
+	fs.StringVar(&c.MetricsAddr, "metrics-listen", c.MetricsAddr, "serve /metrics (and /healthz, /readyz) on this address instead of the public -http port, e.g. 127.0.0.1:9100")
 	fs.StringVar(&c.PprofAddr, "pprof", c.PprofAddr, "listen address for net/http/pprof profiles, e.g. 127.0.0.1:6060 (empty disables it)")
 	fs.BoolVar(&c.LogJSON, "log-json", c.LogJSON, "log JSON lines instead of text")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")

@@ -30,7 +30,15 @@ type Slot struct {
 	head, tail int32
 	listed     bool // in the task's dirty list
 	pending    bool // the list is non-empty
+	// overflow: a frame for this peer did not fit in the loop's queue and
+	// an Overflow control is queued in its place (set by any pusher).
+	overflow atomic.Bool
 }
+
+// Overflow is the control a peer gets in place of the first frame that did
+// not fit in its loop's queue (SetMaxQueue): it has lost frames and must be
+// closed (as a slow consumer) rather than go on with a gap.
+type Overflow struct{}
 
 // Delivery is one frame (or one control event) for one peer.
 type Delivery struct {
@@ -60,6 +68,7 @@ type Loop struct {
 	mu        sync.Mutex
 	queue     []Delivery
 	scheduled bool
+	max       int // frames queued at most (0 = no bound); controls always fit
 
 	// Loop-only state (touched only inside run, on the event loop).
 	spare  []Delivery
@@ -70,6 +79,7 @@ type Loop struct {
 
 	// Counters, written on the loop, read anywhere.
 	Deliveries atomic.Uint64 // frames handed to peers
+	Dropped    atomic.Uint64 // frames refused because the queue was full
 }
 
 // NewLoop returns a Loop that schedules its work with exec. exec may be nil
@@ -96,6 +106,12 @@ func NewLoops(n int) []*Loop {
 // once). Call before the first Push.
 func (l *Loop) SetLinger(d time.Duration) { l.linger = d }
 
+// SetMaxQueue bounds the deliveries waiting for the loop (0 = no bound).
+// Frames past it are dropped and their peer gets Overflow; controls (claim
+// and join replies, close orders) are never dropped. Call before the
+// first Push.
+func (l *Loop) SetMaxQueue(n int) { l.max = n }
+
 // SetExecutor binds the Loop to its event loop.
 func (l *Loop) SetExecutor(exec Executor) { l.exec.Store(&exec) }
 
@@ -116,12 +132,33 @@ func (l *Loop) Push(ds []Delivery) {
 		return
 	}
 	l.mu.Lock()
-	l.queue = append(l.queue, ds...)
+	if l.max > 0 && len(l.queue)+len(ds) > l.max {
+		l.pushBounded(ds)
+	} else {
+		l.queue = append(l.queue, ds...)
+	}
 	schedule := !l.scheduled
 	l.scheduled = true
 	l.mu.Unlock()
 	if schedule {
 		l.kick()
+	}
+}
+
+// pushBounded appends what fits under max; each peer with a frame that does
+// not fit gets one Overflow control instead (in its place, so everything
+// queued for it before is still delivered first). l.mu is held.
+func (l *Loop) pushBounded(ds []Delivery) {
+	for _, d := range ds {
+		switch {
+		case d.Ctl != nil || len(l.queue) < l.max:
+			l.queue = append(l.queue, d)
+		default:
+			l.Dropped.Add(1)
+			if d.To.Slot().overflow.CompareAndSwap(false, true) {
+				l.queue = append(l.queue, Delivery{To: d.To, Ctl: Overflow{}})
+			}
+		}
 	}
 }
 

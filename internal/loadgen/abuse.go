@@ -21,6 +21,10 @@ type AbuseResult struct {
 	Skipped bool    `json:"skipped,omitempty"`
 	Detail  string  `json:"detail"`
 	TookSec float64 `json:"took_s"`
+	// Server is the server's CPU and RSS over the scenario (with
+	// -server-pid or a reachable /metrics); scenarios run concurrently,
+	// so select one with -scenarios to attribute them.
+	Server *ServerStats `json:"server,omitempty"`
 }
 
 // abuseScenario misbehaves on its own connection(s) and says what the
@@ -44,7 +48,7 @@ func (a *abuser) conn(ctx context.Context, name string) (net.Conn, *bufReader, e
 	slot := a.cfg.Conns + 1000 + a.slot
 	a.mu.Unlock()
 	nick := fmt.Sprintf("%s_a%s", a.cfg.Prefix, name)
-	tok, err := a.e.d.auth(ctx, nick)
+	tok, err := a.e.d.auth(ctx, slot, nick)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,7 +121,7 @@ func closeWanted(code int, want ...int) bool {
 }
 
 func scenarios(cfg *Config) []abuseScenario {
-	return []abuseScenario{
+	return append([]abuseScenario{
 		{"slow_reader", func(ctx context.Context, a *abuser) (bool, string) {
 			// Never read while helpers fill the room; the server must cut us off with 4008.
 			c, r, err := a.conn(ctx, "slow")
@@ -277,7 +281,7 @@ func scenarios(cfg *Config) []abuseScenario {
 				}
 			}
 		}},
-	}
+	}, attackScenarios(cfg)...)
 }
 
 // startFlooders opens n connections publishing 4000-byte bodies at 19/s
@@ -321,8 +325,10 @@ func startFlooders(ctx context.Context, a *abuser, n int) func() {
 // 15s), an oversized frame (1009), malformed JSON (error bad_json, the
 // connection stays open), a command flood (rate_limited, then 4029), a
 // client that never answers pings (closed; needs Duration ≥ 40s, else
-// skipped) and a slowloris handshake (dropped). The well-behaved clients
-// must still receive everything.
+// skipped), a slowloris handshake (dropped), and the attacks of attacks.go:
+// fd_exhaustion, pipelined_flood, claim_flood, ping_flood, trickled_frame
+// and kick_evasion (needs -admin). The well-behaved clients must still
+// receive everything.
 func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.Rooms = 1
 	if err := cfg.Validate("fanout"); err != nil {
@@ -351,9 +357,14 @@ func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
 			go func(sc abuseScenario) {
 				defer wg.Done()
 				start := time.Now()
+				before, okB := sampleServer(ctx, cfg.ServerPID, cfg.Addr)
 				pass, detail := sc.run(ctx, a)
+				res := AbuseResult{Name: sc.name, Pass: pass, Detail: detail, TookSec: time.Since(start).Seconds()}
+				if after, okA := sampleServer(context.WithoutCancel(ctx), cfg.ServerPID, cfg.Addr); okB && okA {
+					res.Server = serverStats(cfg.ServerPID, before, after, 0)
+				}
 				mu.Lock()
-				results = append(results, AbuseResult{Name: sc.name, Pass: pass, Detail: detail, TookSec: time.Since(start).Seconds()})
+				results = append(results, res)
 				mu.Unlock()
 			}(sc)
 		}

@@ -104,9 +104,12 @@ func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
 
 func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w int, interval time.Duration) {
 	nick := fmt.Sprintf("%s_c%d", cfg.Prefix, w)
-	slot := cfg.Conns + w // source-address slot beyond the fanout's
+	// A source address of its own beyond the fanout's (a server's /auth
+	// rate limit counts per address).
+	per := max(cfg.ConnsPerSourceIP, 1)
+	slot := (cfg.Conns+per-1)/per*per + w*per
 	time.Sleep(time.Duration(rand.Int64N(int64(interval) + 1)))
-	tok, err := e.d.auth(ctx, nick)
+	tok, err := e.d.auth(ctx, slot, nick)
 	if err != nil {
 		if ctx.Err() == nil {
 			st.fail(err)
@@ -143,7 +146,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		}
 		_ = conn.Close()
 		<-rc.ended // the next connection's reader takes over rec
-		tok, err = reauth(ctx, e.d, nick)
+		tok, err = reauth(ctx, e.d, slot, nick)
 		switch {
 		case ctx.Err() != nil && err != nil:
 			return
@@ -200,10 +203,10 @@ func drain(c net.Conn) {
 }
 
 // reauth retries /auth for nick on 409 until ReauthWait passes.
-func reauth(ctx context.Context, d *dialer, nick string) (string, error) {
+func reauth(ctx context.Context, d *dialer, slot int, nick string) (string, error) {
 	deadline := time.Now().Add(ReauthWait)
 	for {
-		tok, err := d.auth(ctx, nick)
+		tok, err := d.auth(ctx, slot, nick)
 		var ae *AuthError
 		if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusConflict || time.Now().After(deadline) {
 			return tok, err

@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// DefaultConnsPerSourceIP is how many connections share one loopback source
+// address by default: few enough to stay under a server's per-address
+// limits, and 16M addresses in 127.0.0.0/8 leave room for any run.
+const DefaultConnsPerSourceIP = 16
+
 // CompatSeed selects the original ICS server dialect: the nickname as a form
 // field to /auth, the raw token as Sec-WebSocket-Protocol, args.from on
 // messages and no membership events to wait for.
@@ -40,8 +45,10 @@ type Config struct {
 	Compat      string        `json:"compat"`       // "" or CompatSeed
 	Prefix      string        `json:"prefix"`       // nickname and room prefix, unique per generator process
 	Loops       int           `json:"loops"`        // gnet event loops; 0 = one per CPU
-	// ConnsPerSourceIP moves to the next 127.0.0.x source address after this
-	// many connections so ephemeral ports do not run out.
+	// ConnsPerSourceIP moves to the next 127.x.y.z source address after this
+	// many connections: ephemeral ports do not run out, and a server's
+	// per-address limits (ICS: -max-conns-per-ip 256, /auth 5/s burst 30,
+	// 32 unused claims) see many small clients, as in production.
 	ConnsPerSourceIP int `json:"conns_per_source_ip"`
 	// ConnOffset shifts this process's connection slots when several
 	// generator processes share a machine (give each its own range, e.g.
@@ -54,6 +61,8 @@ type Config struct {
 	ChurnRate float64 `json:"churn_rate"`
 	// Scenarios selects abuse scenarios by name, comma-separated; "" = all.
 	Scenarios string `json:"scenarios,omitempty"`
+	// AbuseSockets is how many idle sockets fd_exhaustion opens.
+	AbuseSockets int `json:"abuse_sockets,omitempty"`
 	// Status, when set, receives a one-line live status about once a second.
 	Status func(line string) `json:"-"`
 
@@ -75,7 +84,7 @@ func DefaultConfig() Config {
 		Settle:           60 * time.Second,
 		ConnectRate:      2000,
 		Prefix:           fmt.Sprintf("lg%d", os.Getpid()%100000),
-		ConnsPerSourceIP: 25000,
+		ConnsPerSourceIP: DefaultConnsPerSourceIP,
 		Step:             1.5,
 		MaxSteps:         12,
 		ChurnRate:        20,
@@ -220,6 +229,7 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	}
 	if mode == "abuse" {
 		fs.StringVar(&c.Scenarios, "scenarios", c.Scenarios, "comma-separated abuse scenarios to run (default all): "+strings.Join(ScenarioNames(), ","))
+		fs.IntVar(&c.AbuseSockets, "abuse-sockets", DefaultAbuseSockets, "idle sockets the fd_exhaustion abuse scenario opens")
 	}
 	if mode == "churn" {
 		fs.Float64Var(&c.ChurnRate, "churn-rate", c.ChurnRate, "reconnect cycles/s while the fanout runs")

@@ -19,7 +19,7 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	// Fail at once when nothing listens, instead of ramping and holding
 	// for the whole run.
-	if err := probe(ctx, cfg.Addr); err != nil {
+	if err := probeListening(ctx, cfg.Addr); err != nil {
 		return nil, err
 	}
 	rep := &Report{Mode: "connect", Config: cfg, Started: time.Now(), ConnsWanted: cfg.Conns}
@@ -95,8 +95,8 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, ctx.Err()
 }
 
-// probe checks that something accepts TCP connections at addr.
-func probe(ctx context.Context, addr string) error {
+// probeListening checks that something accepts TCP connections at addr.
+func probeListening(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)

@@ -26,12 +26,7 @@ func startICS(t *testing.T, tweak func(*config.Config)) string {
 // under -race on a shared 2-core machine those flake; they belong to the
 // bench scripts and real loadgen runs.
 func TestScenariosAgainstICS(t *testing.T) {
-	tests := []struct {
-		name  string
-		tweak func(*config.Config)
-		run   func(context.Context, loadgen.Config) (*loadgen.Report, error)
-		cfg   func(*loadgen.Config)
-	}{
+	tests := []scenarioCase{
 		{"fanout", nil, loadgen.RunFanout, func(c *loadgen.Config) {
 			c.Conns, c.Rooms, c.Publishers, c.Rate = 100, 4, 5, 10
 		}},
@@ -53,11 +48,53 @@ func TestScenariosAgainstICS(t *testing.T) {
 			c.Scenarios = "oversized_frame,malformed_json,command_flood,slowloris"
 		}},
 	}
+	runScenarios(t, tests)
+}
+
+// TestAttackScenariosAgainstICS runs the attack scenarios of issue 9 (apart
+// from the other scenarios: they load the server on purpose).
+func TestAttackScenariosAgainstICS(t *testing.T) {
+	tests := []scenarioCase{
+		{"fd exhaustion", func(c *config.Config) {
+			c.MaxSockets = 300 // fd_exhaustion opens more than this
+		}, loadgen.RunAbuse, func(c *loadgen.Config) {
+			c.Conns, c.Rate, c.AbuseSockets = 20, 10, 400
+			c.Scenarios = "fd_exhaustion"
+			c.Duration = 6 * time.Second
+		}},
+		{"attacks", func(c *config.Config) { c.FrameTimeout = time.Second }, loadgen.RunAbuse, func(c *loadgen.Config) {
+			c.Conns, c.Rate = 20, 10
+			c.Scenarios = "pipelined_flood,claim_flood,ping_flood,trickled_frame"
+			c.Duration = 6 * time.Second
+		}},
+	}
+	runScenarios(t, tests)
+}
+
+type scenarioCase struct {
+	name  string
+	tweak func(*config.Config)
+	run   func(context.Context, loadgen.Config) (*loadgen.Report, error)
+	cfg   func(*loadgen.Config)
+}
+
+// runScenarios runs each case in parallel against a server of its own with
+// the server's per-address defaults.
+func runScenarios(t *testing.T, tests []scenarioCase) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			lc := loadgen.DefaultConfig()
-			lc.Addr = startICS(t, tt.tweak)
+			lc.Addr = startICS(t, func(c *config.Config) {
+				// The server's own per-address defaults: the generator
+				// spreads its clients over 127.0.0.0/8 to stay under them.
+				d := config.Default()
+				c.AuthRate, c.AuthBurst = d.AuthRate, d.AuthBurst
+				c.MaxClaimsPerIP, c.MaxConnsPerIP = d.MaxClaimsPerIP, d.MaxConnsPerIP
+				if tt.tweak != nil {
+					tt.tweak(c)
+				}
+			})
 			lc.Prefix = "smoke" + strings.ReplaceAll(tt.name, " ", "")
 			lc.Size = 100
 			lc.Duration, lc.Warmup, lc.Drain, lc.Settle = 2*time.Second, 500*time.Millisecond, 3*time.Second, 10*time.Second
@@ -139,5 +176,35 @@ func TestConnectReports429(t *testing.T) {
 	rep.WriteSummary(&sum)
 	if !strings.Contains(sum.String(), "429 Too Many Requests") || !strings.Contains(sum.String(), "-auth-rate") {
 		t.Fatalf("summary does not explain the 429s:\n%s", sum.String())
+	}
+}
+
+// TestKickEvasionAgainstICS kicks through the real admin API: the kicked
+// client's earlier token must not bring it back.
+func TestKickEvasionAgainstICS(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	adm, err := admin.New(srv, admin.Config{Addr: "127.0.0.1:0", Token: "tok", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = adm.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = adm.Stop(ctx)
+	})
+	lc := loadgen.DefaultConfig()
+	lc.Addr, lc.Prefix, lc.Conns, lc.Rate, lc.Size = srv.Addr().String(), "kick", 10, 5, 100
+	lc.Duration, lc.Warmup, lc.Drain = 2*time.Second, 300*time.Millisecond, 2*time.Second
+	lc.AdminAddr, lc.AdminToken, lc.Scenarios = adm.Addr().String(), "tok", "kick_evasion"
+	rep, err := loadgen.RunAbuse(context.Background(), lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || len(rep.Abuse) != 1 || rep.Abuse[0].Detail == "" {
+		t.Fatalf("kick_evasion: %v %+v", rep.Failures, rep.Abuse)
+	}
+	if strings.HasPrefix(rep.Abuse[0].Detail, "skipped") {
+		t.Fatalf("kick_evasion did not run: %s", rep.Abuse[0].Detail)
 	}
 }

@@ -135,6 +135,10 @@ func (r *Report) WriteSummary(w io.Writer) {
 	case "abuse":
 		for _, a := range r.Abuse {
 			fmt.Fprintf(w, "  %-16s pass=%-5v %s\n", a.Name, a.Pass, a.Detail)
+			if s := a.Server; s != nil {
+				fmt.Fprintf(w, "  %-16s server: CPU %.2fs (%.0f%%), RSS %.1f → %.1f MiB\n", "", s.CPUSec, s.CPUPercent,
+					float64(s.RSSBytesBefore)/(1<<20), float64(s.RSSBytesAfter)/(1<<20))
+			}
 		}
 	}
 	if r.Expected > 0 || r.Sent > 0 {

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -174,24 +175,55 @@ type handshake struct {
 	token    string
 }
 
-// dialer opens loopback connections spread over source addresses.
+// dialer opens loopback connections spread over source addresses. /auth
+// for connection slot i goes out from the same source address as the
+// connection, so a server's per-address limits see a realistic spread.
 type dialer struct {
 	cfg    *Config
-	http   *http.Client
 	wsPath string
+
+	mu    sync.Mutex
+	https map[string]*http.Client // by source address ("" = kernel's choice)
 }
 
 func newDialer(cfg *Config) *dialer {
-	tr := &http.Transport{
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     30 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	}
-	return &dialer{cfg: cfg, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, wsPath: "/ws"}
+	return &dialer{cfg: cfg, wsPath: "/ws", https: map[string]*http.Client{}}
 }
 
-func (d *dialer) close() { d.http.CloseIdleConnections() }
+// httpFor is the keep-alive HTTP client of slot i's source address.
+func (d *dialer) httpFor(i int) *http.Client {
+	ip := d.srcIP(i)
+	key := ""
+	if ip != nil {
+		key = ip.String()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c := d.https[key]; c != nil {
+		return c
+	}
+	nd := &net.Dialer{Timeout: 10 * time.Second}
+	if ip != nil {
+		nd = d.netDialer(i)
+	}
+	tr := &http.Transport{
+		MaxIdleConns:        4,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+		DialContext:         nd.DialContext,
+	}
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	d.https[key] = c
+	return c
+}
+
+func (d *dialer) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.https {
+		c.CloseIdleConnections()
+	}
+}
 
 // srcIP picks the local source address for connection i: one loopback
 // address per ConnsPerSourceIP connections, starting at 127.0.0.1, so more
@@ -205,8 +237,8 @@ func (d *dialer) srcIP(i int) net.IP {
 	return net.IPv4(127, byte(k>>16), byte(k>>8), byte(k))
 }
 
-// auth obtains a token for nick.
-func (d *dialer) auth(ctx context.Context, nick string) (string, error) {
+// auth obtains a token for nick, from the source address of slot i.
+func (d *dialer) auth(ctx context.Context, i int, nick string) (string, error) {
 	base := "http://" + d.cfg.Addr + "/auth"
 	var req *http.Request
 	var err error
@@ -222,7 +254,7 @@ func (d *dialer) auth(ctx context.Context, nick string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("auth %q: build request: %w", nick, err)
 	}
-	resp, err := d.http.Do(req)
+	resp, err := d.httpFor(i).Do(req)
 	if err != nil {
 		return "", fmt.Errorf("auth %q: %w", nick, err)
 	}
@@ -280,7 +312,7 @@ func truncate(s string, n int) string {
 // slot i to a WebSocket.
 func (d *dialer) dial(ctx context.Context, i int, nick string) (*handshake, error) {
 	start := time.Now()
-	tok, err := d.auth(ctx, nick)
+	tok, err := d.auth(ctx, i, nick)
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/wstest"
 )
 
@@ -55,4 +58,77 @@ func get(t testing.TB, addr, path string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// Drain during a steady publish loses nothing accepted: every member of the
+// room, whatever its event loop, sees the same last message before 1012.
+func TestDrainEveryMemberSeesSameLastMessage(t *testing.T) {
+	srv := start(t, func(c *config.Config) {
+		noLimits(c)
+		c.Loops, c.Shards = 4, 4
+	})
+	addr := srv.Addr().String()
+	const members, publishers = 12, 4
+	var clients []*wstest.Client
+	for i := range members {
+		clients = append(clients, wstest.Dial(t, addr, fmt.Sprintf("dm%d", i)))
+	}
+	last := make([]string, members)
+	codes := make([]int, members)
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				f, err := c.Next(10 * time.Second)
+				if err != nil {
+					var ce *wstest.CloseError
+					if asClose(err, &ce) {
+						codes[i] = ce.Code
+					}
+					return
+				}
+				if f.Type() == "message" {
+					last[i] = f.Str("body")
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var pw sync.WaitGroup
+	for p := range publishers {
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if clients[p].Send("message", map[string]any{"body": fmt.Sprintf("p%d-%d", p, n)}, nil) != nil {
+					return
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	pw.Wait()
+	wg.Wait()
+	for i := range members {
+		if codes[i] != 1012 {
+			t.Errorf("member %d closed with %d, want 1012", i, codes[i])
+		}
+		if last[i] == "" || last[i] != last[0] {
+			t.Errorf("member %d last saw %q, member 0 %q", i, last[i], last[0])
+		}
+	}
 }

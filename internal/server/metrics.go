@@ -16,6 +16,7 @@ type collector struct {
 	writes, frames, bytesOut, slowCloses, rateCloses, rateLimited, protoClose *prometheus.Desc
 	pingCloses, upgrades, rejected, httpReqs, draining                        *prometheus.Desc
 	historyBytes, historyEvictions                                            *prometheus.Desc
+	socketsRefused                                                            *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -51,6 +52,7 @@ func newCollector(s *Server) *collector {
 
 		historyBytes:     d("history_bytes", "Bytes of message frames kept for the history command, per shard.", "shard"),
 		historyEvictions: d("history_evictions_total", "Kept messages dropped, per shard and reason (size: room over -history-size, age: older than -history-ttl, bytes: over -history-max-bytes).", "shard", "reason"),
+		socketsRefused:   d("sockets_refused_total", "Sockets closed at accept: over -max-sockets or -max-conns-per-ip."),
 	}
 }
 
@@ -103,4 +105,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		d = 1
 	}
 	g(c.draining, d)
+	ct(c.socketsRefused, c.s.ws.Refused())
 }

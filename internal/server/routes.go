@@ -3,8 +3,8 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -14,25 +14,67 @@ import (
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/shard"
 	"github.com/ics-chat/ics/internal/web"
+	"github.com/ics-chat/ics/internal/wsio"
 )
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	lim := newIPLimiter(rate.Limit(s.cfg.AuthRate), s.cfg.AuthBurst)
 	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) { s.handleAuth(w, r, lim) })
+	s.probeRoutes(mux)
+	if s.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	}
+	mux.Handle("/", securityHeaders(web.Handler()))
+	return mux
+}
+
+// metricsRoutes is what -metrics-listen serves: metrics and the probes (so
+// health stays observable even if the chat port is gone).
+func (s *Server) metricsRoutes() http.Handler {
+	mux := http.NewServeMux()
+	s.probeRoutes(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// contentSecurityPolicy allows the page's own script, styles and
+// WebSocket only, and no framing (clickjacking); the page has no inline
+// script or style.
+const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'"
+
+// securityHeaders sets the browser hardening headers on the client's files.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// probeRoutes adds /healthz and /readyz to mux.
+func (s *Server) probeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Alive() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "dead"})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Alive() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "dead"})
+			return
+		}
 		if s.Draining() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.Handle("/", web.Handler())
-	return mux
 }
 
 type authResponse struct {
@@ -47,7 +89,13 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST /auth?nickname=NAME")
 		return
 	}
-	if !lim.allow(r.RemoteAddr) {
+	if !s.ws.OriginAllowed(r.Header.Get("Origin"), r.Host) {
+		// Same rule as /ws: no other site may make its visitors claim names.
+		writeError(w, http.StatusForbidden, command.ErrOriginNotAllowed, "origin not allowed")
+		return
+	}
+	addr := clientAddr(r.RemoteAddr)
+	if !lim.allow(addr) {
 		writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many /auth requests from your address; slow down")
 		return
 	}
@@ -61,6 +109,10 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		writeError(w, http.StatusBadRequest, "invalid_name", "nickname must be 2-32 characters: letters, digits, _ and -, not starting with a digit or -")
 		return
 	}
+	if command.ReservedName(nick) {
+		writeError(w, http.StatusBadRequest, command.ErrReservedName, "nickname "+nick+" is reserved")
+		return
+	}
 	if s.Draining() {
 		writeError(w, http.StatusServiceUnavailable, "draining", "server is shutting down")
 		return
@@ -71,9 +123,13 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		writeError(w, http.StatusInternalServerError, "internal", "could not issue a token")
 		return
 	}
-	if err := s.shards.Reserve(r.Context(), nick, cl.ID, cl.Expires); err != nil {
+	if err := s.shards.Reserve(r.Context(), nick, cl.ID, cl.Expires, addr); err != nil {
 		if errors.Is(err, shard.ErrNicknameTaken) {
 			writeError(w, http.StatusConflict, "nickname_taken", "nickname "+nick+" is in use")
+			return
+		}
+		if errors.Is(err, shard.ErrTooManyClaims) {
+			writeError(w, http.StatusTooManyRequests, command.ErrTooManyClaims, "too many nicknames claimed and not used yet; connect with the tokens you have or wait")
 			return
 		}
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
@@ -92,13 +148,23 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg, "code": code})
 }
 
-// ipLimiter is a token bucket per client IP for POST /auth. Idle buckets are
-// forgotten so the map stays small.
+// clientAddr is what per-address limits count for a request's RemoteAddr:
+// the IP, an IPv6 client by its /64 (wsio.AddrKey).
+func clientAddr(remote string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return wsio.AddrKey(ap.Addr())
+}
+
+// ipLimiter is a token bucket per client address for POST /auth. Idle
+// buckets are forgotten so the map stays small.
 type ipLimiter struct {
 	mu    sync.Mutex
 	r     rate.Limit
 	burst int
-	m     map[string]*ipBucket
+	m     map[netip.Addr]*ipBucket
 	sweep time.Time
 }
 
@@ -108,14 +174,10 @@ type ipBucket struct {
 }
 
 func newIPLimiter(r rate.Limit, burst int) *ipLimiter {
-	return &ipLimiter{r: r, burst: burst, m: map[string]*ipBucket{}}
+	return &ipLimiter{r: r, burst: burst, m: map[netip.Addr]*ipBucket{}}
 }
 
-func (l *ipLimiter) allow(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
+func (l *ipLimiter) allow(host netip.Addr) bool {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

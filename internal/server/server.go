@@ -37,6 +37,10 @@ type Server struct {
 	cancel   context.CancelFunc
 	stopOnce sync.Once
 	stopErr  error
+
+	metricsLn  net.Listener // -metrics-listen, nil when off
+	metricsSrv *http.Server
+	metricsWG  sync.WaitGroup
 }
 
 // New builds a server from cfg; Start runs it.
@@ -58,6 +62,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.loops = fanout.NewLoops(cfg.Loops)
 	for _, l := range s.loops {
 		l.SetLinger(cfg.FlushInterval)
+		l.SetMaxQueue(cfg.LoopQueue)
 	}
 	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{
 		InboxLimit: cfg.ShardInbox, PresenceMax: cfg.PresenceMax,
@@ -65,6 +70,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		// A reply the socket cannot take at once must not be what
 		// closes it as a slow consumer.
 		HistoryReplyMax: cfg.MaxBacklogBytes / 2,
+		ClaimTTL:        cfg.ClaimTTL, MaxClaimsPerAddr: cfg.MaxClaimsPerIP, MaxClaims: cfg.MaxClaims,
 	})
 	s.ws, err = wsio.New(wsio.Options{
 		Config: cfg,
@@ -97,7 +103,44 @@ func (s *Server) Start(ctx context.Context) error {
 		s.shards.Wait()
 		return err
 	}
+	if s.cfg.MetricsAddr != "" {
+		if err := s.startMetrics(); err != nil {
+			_ = s.Stop(context.Background())
+			return err
+		}
+	}
 	return nil
+}
+
+// startMetrics serves metricsRoutes on -metrics-listen.
+func (s *Server) startMetrics() error {
+	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("-metrics-listen %s: %w", s.cfg.MetricsAddr, err)
+	}
+	s.metricsLn = ln
+	s.metricsSrv = &http.Server{
+		Handler:           s.metricsRoutes(),
+		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+	}
+	s.metricsWG.Add(1)
+	go func() {
+		defer s.metricsWG.Done()
+		if err := s.metricsSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics listener", "err", err)
+		}
+	}()
+	return nil
+}
+
+// MetricsAddr is the bound -metrics-listen address (nil when off).
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
 }
 
 // Addr is the bound HTTP/WebSocket address.
@@ -121,6 +164,14 @@ func (s *Server) Started() time.Time { return s.started }
 // Registry is the Prometheus registry served at /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
+// Died is closed when the network engine stopped by itself: the chat port
+// is gone and the process should exit non-zero.
+func (s *Server) Died() <-chan struct{} { return s.ws.Died() }
+
+// Alive reports whether the network engine still runs (health and
+// readiness are bad once it does not).
+func (s *Server) Alive() bool { return s.ws.Err() == nil }
+
 // Draining reports whether a drain has begun.
 func (s *Server) Draining() bool { return s.ws.Draining() }
 
@@ -133,6 +184,10 @@ func (s *Server) Drain(ctx context.Context) error { return s.ws.Drain(ctx) }
 // started. It is safe to call more than once.
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close()
+			s.metricsWG.Wait()
+		}
 		err := s.ws.Stop(ctx)
 		s.cancel()
 		s.shards.Wait()

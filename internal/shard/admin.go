@@ -92,6 +92,17 @@ func (r *room) visible() bool {
 	return !r.deleting && (len(r.members) > 0 || r.name == command.GlobalRoom || r.pins == 0)
 }
 
+// Barrier returns once every shard has handled and flushed everything
+// queued to it before the call (Drain: what was accepted is then in the
+// event loops' delivery queues).
+func (g *Group) Barrier(ctx context.Context) error {
+	_, err := onShards(ctx, g, func(s *Shard) struct{} {
+		s.flush()
+		return struct{}{}
+	})
+	return err
+}
+
 // Rooms returns every room, sorted by name.
 func (g *Group) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	parts, err := onShards(ctx, g, func(s *Shard) []RoomInfo {
@@ -193,14 +204,16 @@ func (g *Group) Users(ctx context.Context, room string) ([]UserInfo, error) {
 func (g *Group) Kick(ctx context.Context, nick, reason string) error {
 	reason = CloseReason(reason)
 	found, err := onShard(ctx, g, g.NickShard(nick), func(s *Shard) bool {
-		e := s.nicks[nick]
+		key := NickKey(nick)
+		e := s.nicks[key]
 		if e == nil || e.peer == nil {
 			return false
 		}
-		s.batch.Control(e.peer, CloseOrder{Code: command.CloseKicked, Reason: reason})
-		s.revoked[e.jti] = e.exp
-		delete(s.nicks, nick)
-		s.stats.Nicknames.Add(-1)
+		// The connection revokes every other token it used (RevokeAll)
+		// when it handles the order; this one is revoked here at once.
+		s.batch.Control(e.peer, CloseOrder{Code: command.CloseKicked, Reason: reason, RevokeAll: true})
+		s.revoke(e.jti, e.exp)
+		s.forget(key, e)
 		return true
 	})
 	if err != nil {
@@ -293,7 +306,7 @@ func (g *Group) CreateRoom(ctx context.Context, name string) (RoomInfo, error) {
 		}
 		s.rooms[name] = s.newRoom(name)
 		s.stats.Rooms.Add(1)
-		s.g.roomsChanged.Store(true)
+		s.roomsChanged()
 		return true
 	})
 	if err != nil {
@@ -319,7 +332,7 @@ func (g *Group) DeleteRoom(ctx context.Context, name string) (int, error) {
 			return -1
 		}
 		r.deleting = true
-		s.g.roomsChanged.Store(true)
+		s.roomsChanged()
 		for _, m := range r.members {
 			s.batch.Control(m.peer, MoveOrder{Room: command.GlobalRoom})
 		}

@@ -41,6 +41,9 @@ type NickResult struct {
 type CloseOrder struct {
 	Code   int
 	Reason string
+	// RevokeAll: revoke every token the connection used or was given
+	// (kick), so none of them reconnects under any of its names.
+	RevokeAll bool
 }
 
 // MoveOrder tells the connection its room is being deleted: it should

@@ -1,7 +1,10 @@
 // Package shard owns the rooms and the nicknames. A Group runs N Shard
 // goroutines; a room belongs to the shard its name hashes to, and so does a
-// nickname. Only that goroutine reads or writes the room's members or the
-// nickname's holder: there is no mutex on room or nickname state. Everything
+// nickname (by its case-folded form: nicknames are unique regardless of
+// case). Only that goroutine reads or writes the room's members or the
+// nickname's holder: there is no mutex on room or nickname state. The one
+// exception is the count of unused /auth claims per client address, which
+// spans shards (claimCounts, a small locked map touched only by claims). Everything
 // else (event loops, the HTTP /auth handler, the admin API, other shards)
 // talks to a shard by queueing an op in its inbox.
 //

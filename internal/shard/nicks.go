@@ -1,32 +1,61 @@
 package shard
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
 )
 
-// nickEntry is who holds a nickname: a token that was issued for it (peer
-// nil: reserved, not connected) or a live connection.
+// Nickname ownership. Each nickname belongs to the shard its case-folded
+// form hashes to (NickShard); s.nicks is keyed by that folded form, so
+// `Alice` is taken while `alice` is held, and each entry keeps the case it
+// was claimed with. The entry points, each a single op on the owner shard,
+// are Reserve (/auth), Claim (/ws upgrade), SetNick (rename), Release and
+// Revoke; a cluster-wide claim can sit in front of any of them.
+
+// nickEntry is who holds a nickname: a claim from /auth whose token has not
+// been used yet (peer nil: held until `until`) or a live connection.
 type nickEntry struct {
-	jti  string
-	exp  time.Time
-	peer fanout.Peer
+	jti   string
+	exp   time.Time // the token's expiry (how long a revocation must last)
+	until time.Time // an unused claim is released at until
+	addr  netip.Addr
+	peer  fanout.Peer
 }
 
-// ErrNicknameTaken is returned by Reserve when someone holds the nickname.
-var ErrNicknameTaken = errors.New("nickname in use")
+// Errors returned by Reserve.
+var (
+	// ErrNicknameTaken: someone holds the nickname (any case).
+	ErrNicknameTaken = errors.New("nickname in use")
+	// ErrTooManyClaims: the client address, or the server, holds too many
+	// claims that were not used at /ws yet.
+	ErrTooManyClaims = errors.New("too many unused nickname claims")
+)
 
-// Reserve holds nick for a newly issued token until the token is used or
-// expires. It is called by the /auth handler and waits for the owner shard.
-func (g *Group) Reserve(ctx context.Context, nick, jti string, exp time.Time) error {
+// NickKey is the form nicknames are compared in: ASCII case folded (names
+// are ASCII by the name rule).
+func NickKey(nick string) string { return strings.ToLower(nick) }
+
+// Reserve holds nick for a newly issued token until the token is used at
+// /ws or ClaimTTL passes (the token then still reclaims the name if it is
+// free). addr is the client address the claim is counted against
+// (wsio.AddrKey). It is called by the /auth handler and waits for the owner
+// shard.
+func (g *Group) Reserve(ctx context.Context, nick, jti string, exp time.Time, addr netip.Addr) error {
 	s := g.shards[g.NickShard(nick)]
 	reply := make(chan error, 1)
-	s.in.put(op{kind: opReserve, x: &args{nick: nick, jti: jti, exp: exp, reply: reply}})
+	if !s.in.tryPut(op{kind: opReserve, x: &args{nick: nick, jti: jti, exp: exp, addr: addr, reply: reply}}, g.opts.InboxLimit) {
+		s.stats.Busy.Add(1)
+		return fmt.Errorf("reserve nickname %q: shard %d inbox full", nick, s.idx)
+	}
 	select {
 	case err := <-reply:
 		return err
@@ -37,17 +66,46 @@ func (g *Group) Reserve(ctx context.Context, nick, jti string, exp time.Time) er
 
 // free reports whether e no longer holds its nickname at now.
 func (e *nickEntry) free(now time.Time) bool {
-	return e == nil || (e.peer == nil && !now.Before(e.exp))
+	return e == nil || (e.peer == nil && !now.Before(e.until))
 }
 
-func (s *Shard) reserve(nick, jti string, exp time.Time) error {
-	if e := s.nicks[nick]; !e.free(s.g.opts.Now()) {
+func (s *Shard) reserve(a *args) error {
+	key := NickKey(a.nick)
+	now := s.g.opts.Now()
+	e := s.nicks[key]
+	if !e.free(now) {
 		return ErrNicknameTaken
-	} else if e == nil {
-		s.stats.Nicknames.Add(1)
 	}
-	s.nicks[nick] = &nickEntry{jti: jti, exp: exp}
+	if !s.g.claims.take(a.addr) {
+		return ErrTooManyClaims
+	}
+	s.forget(key, e)
+	until := now.Add(s.g.opts.ClaimTTL)
+	if a.exp.Before(until) {
+		until = a.exp
+	}
+	s.put(key, &nickEntry{jti: a.jti, exp: a.exp, until: until, addr: a.addr})
+	heap.Push(&s.claimExp, expiry{at: until, key: key, jti: a.jti})
 	return nil
+}
+
+// put stores e under key (which must be free).
+func (s *Shard) put(key string, e *nickEntry) {
+	s.nicks[key] = e
+	s.stats.Nicknames.Add(1)
+}
+
+// forget removes e (if any) from key, giving back its claim count when it
+// was an unused claim.
+func (s *Shard) forget(key string, e *nickEntry) {
+	if e == nil {
+		return
+	}
+	if e.peer == nil {
+		s.g.claims.done(e.addr)
+	}
+	delete(s.nicks, key)
+	s.stats.Nicknames.Add(-1)
 }
 
 func (s *Shard) claim(p fanout.Peer, a *args) {
@@ -56,15 +114,16 @@ func (s *Shard) claim(p fanout.Peer, a *args) {
 		s.batch.Control(p, ClaimResult{Status: 401, Reason: "token revoked"})
 		return
 	}
-	e := s.nicks[a.nick]
+	key := NickKey(a.nick)
+	e := s.nicks[key]
 	switch {
 	case e.free(now):
-		if e == nil {
-			s.stats.Nicknames.Add(1)
-		}
-		s.nicks[a.nick] = &nickEntry{jti: a.jti, exp: a.exp, peer: p}
+		s.forget(key, e)
+		s.put(key, &nickEntry{jti: a.jti, exp: a.exp, peer: p})
 	case e.jti == a.jti:
-		if e.peer != nil && e.peer != p {
+		if e.peer == nil {
+			s.g.claims.done(e.addr) // the claim is used
+		} else if e.peer != p {
 			// Same token, old socket still open (half-open, not yet
 			// noticed): the newcomer takes over.
 			s.batch.Control(e.peer, CloseOrder{Code: 4409, Reason: "session replaced"})
@@ -78,38 +137,108 @@ func (s *Shard) claim(p fanout.Peer, a *args) {
 }
 
 func (s *Shard) setNick(p fanout.Peer, a *args) {
-	e := s.nicks[a.nick]
+	key := NickKey(a.nick)
+	e := s.nicks[key]
 	if !e.free(s.g.opts.Now()) {
 		s.stats.Errors.Add(1)
 		s.batch.Control(p, NickResult{Nick: a.nick, Code: command.ErrNicknameTaken, Msg: "nickname " + a.nick + " is in use"})
 		return
 	}
-	if e == nil {
-		s.stats.Nicknames.Add(1)
-	}
-	s.nicks[a.nick] = &nickEntry{jti: a.jti, exp: a.exp, peer: p}
+	s.forget(key, e)
+	s.put(key, &nickEntry{jti: a.jti, exp: a.exp, peer: p})
 	s.batch.Control(p, NickResult{OK: true, Nick: a.nick})
 }
 
 func (s *Shard) release(nick string, p fanout.Peer) {
-	if e := s.nicks[nick]; e != nil && e.peer == p {
-		delete(s.nicks, nick)
-		s.stats.Nicknames.Add(-1)
+	key := NickKey(nick)
+	if e := s.nicks[key]; e != nil && e.peer == p {
+		s.forget(key, e)
 	}
 }
 
-// sweep frees reservations whose token expired unused and forgets revoked
-// tokens that can no longer verify anyway.
+func (s *Shard) revoke(jti string, exp time.Time) {
+	s.revoked[jti] = exp
+	heap.Push(&s.revokedExp, expiry{at: exp, jti: jti})
+}
+
+// sweep releases unused claims whose window ended and forgets revoked
+// tokens that can no longer verify anyway: only what is due, off the top of
+// two expiry heaps, not a scan of every nickname.
 func (s *Shard) sweep(now time.Time) {
-	for nick, e := range s.nicks {
-		if e.peer == nil && !now.Before(e.exp) {
-			delete(s.nicks, nick)
-			s.stats.Nicknames.Add(-1)
+	for len(s.claimExp) > 0 && !now.Before(s.claimExp[0].at) {
+		x := heap.Pop(&s.claimExp).(expiry)
+		if e := s.nicks[x.key]; e != nil && e.peer == nil && e.jti == x.jti {
+			s.forget(x.key, e)
 		}
 	}
-	for jti, exp := range s.revoked {
-		if !now.Before(exp) {
-			delete(s.revoked, jti)
+	for len(s.revokedExp) > 0 && !now.Before(s.revokedExp[0].at) {
+		x := heap.Pop(&s.revokedExp).(expiry)
+		if exp, ok := s.revoked[x.jti]; ok && !now.Before(exp) {
+			delete(s.revoked, x.jti)
 		}
 	}
+}
+
+// expiry is one deadline in an expiryHeap: a claim (key, jti) or a
+// revocation (jti).
+type expiry struct {
+	at       time.Time
+	key, jti string
+}
+
+// expiryHeap is a min-heap of deadlines (container/heap).
+type expiryHeap []expiry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = expiry{}
+	*h = old[:len(old)-1]
+	return x
+}
+
+// claimCounts bounds unused /auth claims per client address and in total,
+// across every shard (hence the lock; only /auth and claim bookkeeping
+// touch it).
+type claimCounts struct {
+	mu      sync.Mutex
+	perAddr int // 0 = no per-address bound
+	max     int // 0 = no total bound
+	total   int
+	byAddr  map[netip.Addr]int
+}
+
+// take counts one more claim for addr, or reports that a bound is reached.
+func (c *claimCounts) take(addr netip.Addr) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if (c.max > 0 && c.total >= c.max) || (c.perAddr > 0 && c.byAddr[addr] >= c.perAddr) {
+		return false
+	}
+	c.total++
+	c.byAddr[addr]++
+	return true
+}
+
+// done gives back a claim taken for addr.
+func (c *claimCounts) done(addr netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if n := c.byAddr[addr] - 1; n > 0 {
+		c.byAddr[addr] = n
+	} else {
+		delete(c.byAddr, addr)
+	}
+}
+
+// PendingClaims is the number of /auth claims not used at /ws yet.
+func (g *Group) PendingClaims() int {
+	g.claims.mu.Lock()
+	defer g.claims.mu.Unlock()
+	return g.claims.total
 }

@@ -1,8 +1,10 @@
 package shard
 
 import (
+	"net/netip"
 	"time"
 
+	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
 )
 
@@ -43,10 +45,13 @@ type args struct {
 	next                        int
 	exp                         time.Time
 	info                        Member
+	addr                        netip.Addr
 	reply                       chan error
 	gather                      *gather
 	fn                          func(*Shard)
 	history                     historyQuery
+	list                        *roomList
+	watch                       command.Watch
 }
 
 // Member describes a connection to the shard that will hold it. Remote and
@@ -124,9 +129,10 @@ func (s *Shard) Claim(peer fanout.Peer, nick, jti string, exp time.Time) {
 	s.in.put(op{kind: opClaim, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
 }
 
-// SetNick asks the owner of nick to bind it to peer (setnick). Replies NickResult.
-func (s *Shard) SetNick(peer fanout.Peer, nick, jti string, exp time.Time) {
-	s.in.put(op{kind: opSetNick, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
+// SetNick asks the owner of nick to bind it to peer (setnick). Replies
+// NickResult. False means busy (answer server_busy).
+func (s *Shard) SetNick(peer fanout.Peer, nick, jti string, exp time.Time) bool {
+	return s.offer(op{kind: opSetNick, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
 }
 
 // Release frees nick if peer holds it.
@@ -168,7 +174,7 @@ func (s *Shard) handle(o *op) {
 	case opUnpin:
 		if r := s.rooms[o.x.room]; r != nil {
 			r.pins--
-			s.g.roomsChanged.Store(true) // an empty pinned room is listed again
+			s.roomsChanged() // an empty pinned room is listed again
 			s.maybeDelete(r)
 		}
 	case opDisconnect:
@@ -180,9 +186,14 @@ func (s *Shard) handle(o *op) {
 	case opListUsers:
 		s.listUsers(o.peer, o.x.id)
 	case opListRooms:
+		if o.x.list != nil {
+			s.setWatch(o.peer, o.x.watch)
+			s.batch.Add(o.peer, command.AppendList(nil, command.FrameRooms, o.x.list.names, o.x.id))
+			break
+		}
 		s.listRooms(o.x.gather)
 	case opReserve:
-		o.x.reply <- s.reserve(o.x.nick, o.x.jti, o.x.exp)
+		o.x.reply <- s.reserve(o.x)
 	case opClaim:
 		s.claim(o.peer, o.x)
 	case opSetNick:
@@ -190,7 +201,7 @@ func (s *Shard) handle(o *op) {
 	case opRelease:
 		s.release(o.x.nick, o.peer)
 	case opRevoke:
-		s.revoked[o.x.jti] = o.x.exp
+		s.revoke(o.x.jti, o.x.exp)
 	case opCall:
 		o.x.fn(s)
 	case opHistory:

@@ -11,8 +11,8 @@ import (
 // The room list is pushed to the connections that asked for it (listrooms
 // with watch): a `rooms` frame, like listrooms' reply without an id,
 // whenever the list differs from the last one pushed, at most once per
-// Options.RoomsPushInterval. Shards only raise Group.roomsChanged (one
-// atomic store); one goroutine per Group gathers and pushes, so a storm of
+// Options.RoomsPushInterval. Shards only bump their room version
+// (roomsChanged, one atomic add); one goroutine per Group gathers and pushes, so a storm of
 // room creations costs every watcher at most one frame per interval and
 // costs the shards one list and one pass over their members per interval.
 
@@ -33,15 +33,18 @@ func (g *Group) pushRooms(ctx context.Context) {
 	t := time.NewTicker(g.opts.RoomsPushInterval)
 	defer t.Stop()
 	var last []string
+	var lastVer uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if !g.roomsChanged.Swap(false) {
+		v := g.roomsVersion()
+		if v == lastVer {
 			continue
 		}
+		lastVer = v
 		parts, err := onShards(ctx, g, (*Shard).visibleRooms)
 		if err != nil {
 			return

@@ -71,7 +71,7 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	m := &member{peer: p, loop: p.Loop().Index, room: r, pos: len(r.members), Member: info}
 	r.members = append(r.members, m)
 	if len(r.members) == 1 {
-		s.g.roomsChanged.Store(true) // a room created by a switch becomes listed
+		s.roomsChanged() // an empty pinned room (one a switch created) becomes listed
 	}
 	s.members[p] = m
 	s.stats.Members.Add(1)
@@ -108,6 +108,7 @@ func (s *Shard) prepare(p fanout.Peer, a *args) {
 		r = s.newRoom(a.room)
 		s.rooms[a.room] = r
 		s.stats.Rooms.Add(1)
+		s.roomsChanged()
 	}
 	r.pins++
 	s.batch.Control(p, PrepareResult{Room: a.room, OK: true, ID: a.id})
@@ -134,6 +135,9 @@ func (s *Shard) remove(m *member) {
 	r.members[m.pos].pos = m.pos
 	r.members[last] = nil
 	r.members = r.members[:last]
+	if last == 0 {
+		s.roomsChanged()
+	}
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
 	f := command.AppendMembership(nil, command.FrameLeft, r.name, m.Nick)
@@ -156,7 +160,7 @@ func (s *Shard) maybeDelete(r *room) {
 	if len(r.members) == 0 && r.pins <= 0 && r.name != command.GlobalRoom {
 		delete(s.rooms, r.name)
 		s.stats.Rooms.Add(-1)
-		s.g.roomsChanged.Store(true)
+		s.roomsChanged()
 		s.dropHistory(r)
 	}
 }
@@ -201,23 +205,64 @@ type gather struct {
 	peer  fanout.Peer
 	id    []byte
 	watch command.Watch
+	ver   uint64 // roomsVersion when the gather began
 }
 
-// ListRooms asks every shard for its rooms; the last to answer replies to
-// peer with the sorted union. watch subscribes peer to pushed room lists
-// (or unsubscribes it); the shard that holds peer's membership records it.
-func (g *Group) ListRooms(peer fanout.Peer, id []byte, watch command.Watch) {
-	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id, watch: watch}
+// ListRooms replies to peer with every room, sorted. While no room was
+// created, deleted, emptied or first joined since the last answer, the
+// cached sorted list is sent by one shard (the peer's room's, through its
+// inbox limit); otherwise every shard is asked and the last to answer sorts
+// the union and caches it. watch subscribes peer to pushed room lists (or
+// unsubscribes it); the shard that holds peer's membership records it.
+// False means busy (answer server_busy).
+func (g *Group) ListRooms(peer fanout.Peer, roomShard int, id []byte, watch command.Watch) bool {
+	ver := g.roomsVersion()
+	if c := g.roomList.Load(); c != nil && c.ver == ver {
+		return g.shards[roomShard].offer(op{kind: opListRooms, peer: peer, x: &args{id: id, list: c, watch: watch}})
+	}
+	for _, s := range g.shards {
+		if s.in.depth.Load() >= int64(g.opts.InboxLimit) {
+			s.stats.Busy.Add(1)
+			return false
+		}
+	}
+	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id, watch: watch, ver: ver}
 	ga.left.Store(int32(len(g.shards)))
 	for _, s := range g.shards {
 		s.in.put(op{kind: opListRooms, x: &args{gather: ga}})
 	}
+	return true
+}
+
+// roomList is a sorted list of every room, valid while the shards' room
+// versions add up to ver.
+type roomList struct {
+	ver   uint64
+	names []string
+}
+
+// roomsChanged marks the shard's set of listed rooms as changed.
+func (s *Shard) roomsChanged() { s.roomsVer.Add(1) }
+
+// roomsVersion sums every shard's room version: it only grows, so a list
+// gathered when it was v is current while it is still v.
+func (g *Group) roomsVersion() uint64 {
+	var v uint64
+	for _, s := range g.shards {
+		v += s.roomsVer.Load()
+	}
+	return v
+}
+
+// setWatch records watch (if set) on peer's membership, when it is here.
+func (s *Shard) setWatch(peer fanout.Peer, watch command.Watch) {
+	if m := s.members[peer]; m != nil && watch != command.WatchUnset {
+		m.WatchRooms = watch == command.WatchOn
+	}
 }
 
 func (s *Shard) listRooms(ga *gather) {
-	if m := s.members[ga.peer]; m != nil && ga.watch != command.WatchUnset {
-		m.WatchRooms = ga.watch == command.WatchOn
-	}
+	s.setWatch(ga.peer, ga.watch)
 	ga.parts[s.idx] = s.visibleRooms()
 	if ga.left.Add(-1) != 0 {
 		return
@@ -229,5 +274,6 @@ func (s *Shard) listRooms(ga *gather) {
 		all = append(all, p...)
 	}
 	slices.Sort(all)
+	s.g.roomList.Store(&roomList{ver: ga.ver, names: all})
 	s.batch.Add(ga.peer, command.AppendList(nil, command.FrameRooms, all, ga.id))
 }

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,13 @@ type Options struct {
 	// creations costs each watcher at most one frame per interval
 	// (DefaultRoomsPushInterval when 0).
 	RoomsPushInterval time.Duration
+	// ClaimTTL is how long a nickname claimed by /auth stays held when its
+	// token is not used at /ws (default DefaultClaimTTL).
+	ClaimTTL time.Duration
+	// MaxClaimsPerAddr and MaxClaims bound unused claims per client
+	// address and in total (0 = unbounded).
+	MaxClaimsPerAddr int
+	MaxClaims        int
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 
@@ -38,18 +46,20 @@ type Options struct {
 // DefaultRoomsPushInterval bounds how often watchers get a new room list.
 const DefaultRoomsPushInterval = time.Second
 
+// DefaultClaimTTL is the claim window when Options.ClaimTTL is 0.
+const DefaultClaimTTL = time.Minute
+
 // Group is the set of shards of one server.
 type Group struct {
-	shards []*Shard
-	loops  []*fanout.Loop
-	opts   Options
-	wg     sync.WaitGroup
-	// roomsChanged is set by any shard whose visible rooms may have
-	// changed; the room-list pusher clears it.
-	roomsChanged atomic.Bool
-
+	shards    []*Shard
+	loops     []*fanout.Loop
+	opts      Options
+	wg        sync.WaitGroup
 	start     time.Time // origin of the shards' history clocks
 	epochBase string    // names this boot in every room epoch
+	claims    claimCounts
+	// roomList caches the last sorted listrooms answer (ListRooms).
+	roomList atomic.Pointer[roomList]
 }
 
 // NewGroup creates n shards delivering to loops. Run starts them.
@@ -67,7 +77,11 @@ func NewGroup(n int, loops []*fanout.Loop, opts Options) *Group {
 		opts.HistoryReplyMax = 1 << 20
 	}
 	start := opts.Now()
+	if opts.ClaimTTL <= 0 {
+		opts.ClaimTTL = DefaultClaimTTL
+	}
 	g := &Group{loops: loops, opts: opts, start: start, epochBase: strconv.FormatInt(start.UnixNano(), 36)}
+	g.claims = claimCounts{perAddr: opts.MaxClaimsPerAddr, max: opts.MaxClaims, byAddr: map[netip.Addr]int{}}
 	for i := 0; i < n; i++ {
 		s := newShard(g, i)
 		s.hist.max = opts.HistoryMaxBytes / int64(n)
@@ -109,11 +123,26 @@ func (g *Group) Shard(i int) *Shard { return g.shards[i] }
 // RoomShard is the index of the shard that owns room name.
 func (g *Group) RoomShard(name string) int { return int(hash(name) % uint32(len(g.shards))) }
 
-// NickShard is the index of the shard that owns nickname nick.
+// NickShard is the index of the shard that owns nickname nick (in any case:
+// names are compared case-insensitively).
 func (g *Group) NickShard(nick string) int {
 	// A different seed from rooms, so a busy room's shard is not also the
 	// owner of every nickname that happens to share its hash.
-	return int((hash(nick) ^ 0x9e3779b9) % uint32(len(g.shards)))
+	return int((hashFold(nick) ^ 0x9e3779b9) % uint32(len(g.shards)))
+}
+
+// hashFold is hash of the ASCII-lowercased s, without building it.
+func hashFold(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
 }
 
 // hash is FNV-1a, 32 bit.
@@ -137,8 +166,13 @@ type Shard struct {
 
 	rooms   map[string]*room
 	members map[fanout.Peer]*member
-	nicks   map[string]*nickEntry
-	revoked map[string]time.Time // token id → expiry
+	nicks   map[string]*nickEntry // by NickKey
+	revoked map[string]time.Time  // token id → expiry
+
+	roomsVer atomic.Uint64 // bumped when the set of listed rooms changes
+
+	claimExp   expiryHeap // unused claims by release time
+	revokedExp expiryHeap // revocations by token expiry
 
 	names []string
 	fwd   []forward // ops for other shards, sent after the batch flush

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
 	"github.com/ics-chat/ics/internal/shard"
 )
 
@@ -42,7 +43,9 @@ func (c *conn) command(p []byte) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:
-		g.ListRooms(c, bytes.Clone(cmd.ID), cmd.Watch)
+		if !g.ListRooms(c, int(c.roomShard), bytes.Clone(cmd.ID), cmd.Watch) {
+			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
+		}
 	case command.TypeHistory:
 		if !g.Shard(int(c.roomShard)).History(c, cmd.Since, cmd.HasSince, string(cmd.Arg), cmd.HasEpoch, cmd.Limit, bytes.Clone(cmd.ID)) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
@@ -80,6 +83,10 @@ func (c *conn) setNick(name string, id []byte) {
 		c.sendError(command.ErrInvalidName, "nicknames are 2-32 characters: letters, digits, _ and -, not starting with a digit or -", id)
 		return
 	}
+	if command.ReservedName(name) {
+		c.sendError(command.ErrReservedName, "nickname "+name+" is reserved", id)
+		return
+	}
 	if name == c.nick {
 		c.sendError(command.ErrNicknameTaken, "that is already your nickname", id)
 		return
@@ -93,17 +100,26 @@ func (c *conn) setNick(name string, id []byte) {
 	x := c.ext()
 	c.pend, x.pendNick, x.pendTok, x.pendID = pendNick, name, token, bytes.Clone(id)
 	x.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
-	g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires)
+	if !g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires) {
+		c.pend, x.pendNick, x.pendTok, x.pendID = pendNone, "", "", nil
+		c.sendError(command.ErrServerBusy, "server busy, retry", id)
+	}
 }
 
 // exit: leave the room, free the nickname, revoke the tokens, close 1000.
 func (c *conn) exit() {
+	c.revokeTokens()
+	c.cleanup()
+	c.closeWith(command.CloseNormal, "bye")
+}
+
+// revokeTokens revokes every token this connection used or was given, on
+// the shard owning each token's nickname.
+func (c *conn) revokeTokens() {
 	g := c.srv.shards
 	for _, t := range c.tokens {
 		g.Shard(g.NickShard(t.nick)).Revoke(t.jti, t.exp)
 	}
-	c.cleanup()
-	c.closeWith(command.CloseNormal, "bye")
 }
 
 // cleanup gives back the room membership and the nickname, once.
@@ -169,7 +185,15 @@ func (c *conn) Control(ctl any) {
 		c.tokens = append(c.tokens, x.pendToken)
 		g.Shard(int(c.roomShard)).Rename(c, old, v.Nick, x.pendTok, x.pendID)
 		x.pendTok, x.pendID = "", nil
+	case fanout.Overflow:
+		// Frames for this connection were dropped (its loop's queue was
+		// full): close it like a slow consumer rather than leave a gap.
+		c.slowClose()
+		return
 	case shard.CloseOrder:
+		if v.RevokeAll {
+			c.revokeTokens() // even when already closed: a kick must stick
+		}
 		if c.closed {
 			return
 		}

@@ -53,11 +53,14 @@ type conn struct {
 	closed bool
 	// closing: a close frame was sent or the socket close was requested.
 	closing   bool
-	cleaned   bool // room and nickname already given back
-	abort     bool // reset (not FIN) when the close grace ends: a slow consumer
-	counted   bool // counted in Server.wsConns
-	httpBusy  bool // a plain HTTP request is being served off-loop
-	joined    bool // a member of room on roomShard
+	cleaned   bool   // room and nickname already given back
+	abort     bool   // reset (not FIN) when the close grace ends: a slow consumer
+	counted   bool   // counted in Server.wsConns
+	httpBusy  bool   // a plain HTTP request is being served off-loop
+	httpPause bool   // its responses are not being read: pipelined requests wait
+	pingSeen  bool   // the current read carried a ping: one pong is due
+	httpReqs  uint16 // plain HTTP requests read on this socket
+	joined    bool   // a member of room on roomShard
 	roomShard int32
 	pos       int32 // index in loop.conns
 	rejects   int32
@@ -65,7 +68,13 @@ type conn struct {
 	since    int64 // unix nanos of accept
 	deadline int64 // unix nanos: end of the handshake/idle HTTP allowance
 	lastRead int64 // unix nanos of the last byte read
-	pingAt   int64 // unix nanos of the unanswered ping, 0 when none
+	// lastFrame is when the last complete frame arrived: only complete
+	// frames prove the client alive (a trickled frame must not).
+	lastFrame int64
+	// partialAt is when the frame now half in the buffer began arriving
+	// (0: none); it must complete within FrameTimeout.
+	partialAt int64
+	pingAt    int64 // unix nanos of the unanswered ping, 0 when none
 
 	tokensLeft  float64
 	refillAt    int64
@@ -144,6 +153,13 @@ func (c *conn) Write(frames [][]byte) {
 	for _, f := range frames {
 		n += len(f)
 	}
+	if b := c.gc.OutboundBuffered(); b > 0 && b+n > c.srv.cfg.MaxBacklogBytes {
+		// Already behind, and this write would take it past the limit:
+		// close before queueing it rather than after.
+		c.backlog.Store(int64(b))
+		c.slowClose()
+		return
+	}
 	switch {
 	case len(frames) == 1:
 		_, _ = c.gc.Write(frames[0])
@@ -180,9 +196,14 @@ func (c *conn) checkBacklog() {
 	b := c.gc.OutboundBuffered()
 	c.backlog.Store(int64(b))
 	if b > c.srv.cfg.MaxBacklogBytes {
-		c.ls.stats.SlowCloses.Add(1)
-		c.closeWith(command.CloseSlowConsumer, "slow consumer")
+		c.slowClose()
 	}
+}
+
+// slowClose closes a connection that does not read what it is sent.
+func (c *conn) slowClose() {
+	c.ls.stats.SlowCloses.Add(1)
+	c.closeWith(command.CloseSlowConsumer, "slow consumer")
 }
 
 // writeNow writes one frame produced on the loop itself (pong, error reply).

@@ -5,6 +5,10 @@
 // per connection per batch. Every other HTTP request is served by a standard
 // net/http Handler on its own goroutine, off the event loop.
 //
+// Sockets are admitted on gnet's acceptor (a hook of the patched gnet in
+// third_party/gnet), before any event loop sees them: a socket budget below
+// RLIMIT_NOFILE and a per-address cap, refused with a short 503.
+//
 // Each connection's state belongs to its event loop: only that loop reads or
 // writes it (OnTraffic, OnClose, fanout tasks and the periodic sweep all run
 // there). Code in this package must never block an event loop: no waiting on

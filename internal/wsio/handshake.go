@@ -105,7 +105,7 @@ func (l *loop) checkHandshake() error {
 	if s.cfg.MaxConns > 0 && s.wsConns.Load() >= int64(s.cfg.MaxConns) {
 		return reject(http.StatusServiceUnavailable, "server is full")
 	}
-	if !s.originAllowed(l.hs.origin, l.hs.host) {
+	if !s.OriginAllowed(l.hs.origin, l.hs.host) {
 		return reject(http.StatusForbidden, "origin not allowed")
 	}
 	token := l.hs.token
@@ -125,9 +125,9 @@ func (l *loop) checkHandshake() error {
 	return nil
 }
 
-// originAllowed: no Origin (not a browser), the server's own host, or a
-// configured origin.
-func (s *Server) originAllowed(origin, host string) bool {
+// OriginAllowed: no Origin (not a browser), the server's own host, or a
+// configured origin. /ws and /auth both apply it.
+func (s *Server) OriginAllowed(origin, host string) bool {
 	if origin == "" {
 		return true
 	}

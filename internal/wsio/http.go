@@ -10,12 +10,21 @@ import (
 	"time"
 )
 
+// Output a plain HTTP socket may have queued (unread by its client): past
+// httpOutPause its pipelined requests wait until the client reads; past
+// httpOutMax it is closed. A client that never reads its responses cannot
+// make the server hold more than about one response beyond the pause.
+const (
+	httpOutPause = 64 << 10
+	httpOutMax   = 1 << 20
+)
+
 // onHTTP reads one request head from gnet's buffer and routes it: /ws to the
 // upgrader on this loop, everything else to the net/http Handler off-loop.
 func (c *conn) onHTTP() {
-	if c.httpBusy {
-		// Pipelined bytes wait until the current response is written;
-		// bound them.
+	if c.httpBusy || c.httpPause {
+		// Pipelined bytes wait until the current response is written
+		// and read; bound them.
 		if c.gc.InboundBuffered() > c.srv.cfg.MaxHeaderBytes+c.srv.cfg.MaxHTTPBody {
 			c.drop()
 		}
@@ -62,9 +71,29 @@ func (c *conn) onHTTP() {
 	raw := bytes.Clone(buf[:total])
 	_, _ = c.gc.Discard(total)
 	c.httpBusy = true
+	c.httpReqs++
+	last := int(c.httpReqs) >= c.srv.cfg.MaxReqsPerConn
 	c.ls.stats.HTTPRequests.Add(1)
 	c.srv.httpWG.Add(1)
-	go c.srv.serveHTTP(c, raw)
+	// The peer's address is read here, on the loop: gnet may recycle the
+	// connection while the handler runs.
+	go c.srv.serveHTTP(c, raw, c.remote(), last)
+}
+
+// resumeHTTP reads pipelined requests again once the client has read its
+// responses down to httpOutPause.
+func (c *conn) resumeHTTP() {
+	c.httpPause = false
+	if c.gc.InboundBuffered() > 0 {
+		c.onHTTP()
+	}
+}
+
+// httpDeadline is the next idle deadline of a keep-alive socket: the idle
+// allowance from now, but never past the socket's HTTP lifetime.
+func (c *conn) httpDeadline(now time.Time) int64 {
+	cfg := &c.srv.cfg
+	return min(now.Add(cfg.HandshakeTimeout).UnixNano(), c.since+int64(cfg.HTTPLifetime))
 }
 
 // rejectHTTP answers a request the loop refuses by itself and closes.
@@ -74,8 +103,9 @@ func (c *conn) rejectHTTP(status int, code, msg string) {
 }
 
 // serveHTTP runs the standard handler for one request on its own goroutine
-// and hands the response back to the event loop.
-func (s *Server) serveHTTP(c *conn, raw []byte) {
+// and hands the response back to the event loop. last: the socket's last
+// request (-max-requests-per-conn), answered with Connection: close.
+func (s *Server) serveHTTP(c *conn, raw []byte, remote string, last bool) {
 	defer s.httpWG.Done()
 	defer func() { <-s.httpSem }()
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
@@ -84,7 +114,7 @@ func (s *Server) serveHTTP(c *conn, raw []byte) {
 	if err != nil {
 		resp = httpErrorResponse(http.StatusBadRequest, "bad_request", "malformed request")
 	} else {
-		req.RemoteAddr = c.remote()
+		req.RemoteAddr = remote
 		w := &responseWriter{header: http.Header{}}
 		func() {
 			defer func() {
@@ -95,7 +125,7 @@ func (s *Server) serveHTTP(c *conn, raw []byte) {
 			}()
 			s.http.ServeHTTP(w, req)
 		}()
-		keep = !req.Close && req.ProtoAtLeast(1, 1) && !s.draining.Load()
+		keep = !req.Close && req.ProtoAtLeast(1, 1) && !s.draining.Load() && !last
 		resp = w.encode(req.Method == http.MethodHead, keep)
 	}
 	l := c.ls
@@ -109,8 +139,13 @@ func (s *Server) serveHTTP(c *conn, raw []byte) {
 			c.drop()
 			return
 		}
-		c.deadline = time.Now().Add(s.cfg.HandshakeTimeout).UnixNano()
-		if c.gc.InboundBuffered() > 0 {
+		c.deadline = c.httpDeadline(time.Now())
+		switch out := c.gc.OutboundBuffered(); {
+		case out > httpOutMax:
+			c.drop()
+		case out > httpOutPause:
+			c.httpPause = true // the sweep resumes it once the client reads
+		case c.gc.InboundBuffered() > 0:
 			c.onHTTP()
 		}
 	})

@@ -46,6 +46,7 @@ type loop struct {
 	conns []*conn // every open socket on this loop; conn.pos is its index
 	dec   command.Decoder
 	buf   []byte // scratch for frames encoded on the loop
+	pong  []byte // payload of the last ping of the read being parsed
 	wbuf  []byte // scratch for coalescing one connection's frames into one write
 
 	// Handshake scratch, filled by the upgrader's hooks during one Upgrade.
@@ -102,6 +103,24 @@ func (l *loop) run(fn func()) {
 	_ = execute(b.EventLoop, fn)
 }
 
+// runWait runs fn on the loop and waits for it (or ctx).
+func (l *loop) runWait(ctx context.Context, fn func()) error {
+	b := l.el.Load()
+	if b == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	if err := execute(b.EventLoop, func() { fn(); close(done) }); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // sweep enforces time limits: handshake deadline, idle HTTP keep-alive,
 // ping and pong timeout.
 func (l *loop) sweep() {
@@ -134,19 +153,24 @@ func (l *loop) sweep() {
 		}
 		switch c.state {
 		case stHTTP:
-			if !c.httpBusy && now > c.deadline {
+			switch {
+			case !c.httpBusy && now > c.deadline:
 				c.drop()
+			case c.httpPause && c.gc.OutboundBuffered() <= httpOutPause:
+				c.resumeHTTP()
 			}
 		case stWS:
 			switch {
-			case c.pingAt != 0 && c.lastRead < c.pingAt && now-c.pingAt >= pong:
+			case c.partialAt != 0 && now-c.partialAt >= int64(cfg.FrameTimeout):
+				l.stats.PingCloses.Add(1)
+				c.closeWith(command.ClosePingTimeout, "frame not completed in time")
+			case c.pingAt != 0 && now-c.pingAt >= pong:
+				// onFrame clears pingAt: only a complete frame answers.
 				l.stats.PingCloses.Add(1)
 				c.closeWith(command.ClosePingTimeout, "ping timeout")
-			case c.pingAt == 0 && now-c.lastRead >= ping:
+			case c.pingAt == 0 && now-c.lastFrame >= ping:
 				c.pingAt = now
 				c.writeNow(command.AppendPing(nil))
-			case c.pingAt != 0 && c.lastRead >= c.pingAt:
-				c.pingAt = 0 // answered (any frame counts)
 			}
 		}
 	}
@@ -170,7 +194,7 @@ func (l *loop) drain() {
 // sweeper runs each loop's sweep periodically until Stop.
 func (s *Server) sweeper() {
 	defer close(s.sweepDone)
-	every := min(s.cfg.PingInterval, s.cfg.PongTimeout, s.cfg.HandshakeTimeout) / 4
+	every := min(s.cfg.PingInterval, s.cfg.PongTimeout, s.cfg.HandshakeTimeout, s.cfg.FrameTimeout) / 4
 	every = max(every, 10*time.Millisecond)
 	every = min(every, time.Second)
 	t := time.NewTicker(every)

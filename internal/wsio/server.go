@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,11 @@ type Server struct {
 	runErr   chan error
 	draining atomic.Bool
 	wsConns  atomic.Int64
+	admit    admission
+	refused  atomic.Uint64 // sockets closed at accept: socket budget or per-address cap
+	stopping atomic.Bool
+	died     chan struct{} // closed when the engine stopped without Stop
+	dieErr   error         // why, set before died is closed
 
 	bindMu sync.Mutex
 	bound  map[gnet.EventLoop]*loop
@@ -83,6 +89,7 @@ func New(o Options) (*Server, error) {
 		log:       o.Logger,
 		booted:    make(chan struct{}),
 		runErr:    make(chan error, 1),
+		died:      make(chan struct{}),
 		bound:     map[gnet.EventLoop]*loop{},
 		httpSem:   make(chan struct{}, o.Config.MaxHTTPInFlight),
 		sweepStop: make(chan struct{}),
@@ -106,7 +113,18 @@ func (s *Server) Start(ctx context.Context) error {
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLoadBalancing(gnet.LeastConnections),
 			gnet.WithLogger(gnetLogger{s.log}),
+			gnet.WithAcceptGate(s.gate),
 		)
+		if !s.stopping.Load() {
+			// The engine gave up on its own: nothing accepts on the chat
+			// port any more. Say so; the process must not look alive.
+			if err == nil {
+				err = errors.New("event loops stopped")
+			}
+			s.dieErr = err
+			s.log.Error("network engine stopped", "err", err)
+			close(s.died)
+		}
 		s.runErr <- err
 	}()
 	select {
@@ -126,6 +144,31 @@ func (s *Server) Start(ctx context.Context) error {
 // Addr is the bound listen address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.addr }
 
+// Died is closed when the network engine stopped without Stop being
+// called; Err then says why. The process should exit non-zero.
+func (s *Server) Died() <-chan struct{} { return s.died }
+
+// Err is why the engine died (nil while it runs).
+func (s *Server) Err() error {
+	select {
+	case <-s.died:
+		return s.dieErr
+	default:
+		return nil
+	}
+}
+
+// Sockets is the number of client sockets open now (HTTP and WebSocket).
+func (s *Server) Sockets() int {
+	s.admit.mu.Lock()
+	defer s.admit.mu.Unlock()
+	return s.admit.total
+}
+
+// Refused is how many sockets were closed at accept (socket budget or
+// per-address cap).
+func (s *Server) Refused() uint64 { return s.refused.Load() }
+
 // Draining reports whether Drain has begun.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
@@ -135,6 +178,13 @@ func (s *Server) Connections() int64 { return s.wsConns.Load() }
 // OnBoot records the bound address.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
+	budget, err := socketBudget(s.cfg.MaxSockets)
+	if err != nil {
+		s.log.Error("socket budget", "err", err)
+		return gnet.Shutdown
+	}
+	s.admit = admission{budget: budget, perIP: s.cfg.MaxConnsPerIP, byAddr: map[netip.Addr]int32{}}
+	s.log.Info("socket limits", "max_sockets", budget, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	if fd, err := eng.Dup(); err == nil {
 		if sa, err := unix.Getsockname(fd); err == nil {
 			switch a := sa.(type) {
@@ -175,9 +225,10 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		ls:       l,
 		srv:      s,
 		since:    now.UnixNano(),
-		deadline: now.Add(s.cfg.HandshakeTimeout).UnixNano(),
+		deadline: now.Add(min(s.cfg.HandshakeTimeout, s.cfg.HTTPLifetime)).UnixNano(),
 		lastRead: now.UnixNano(),
 	}
+	c.lastFrame = c.lastRead
 	gc.SetContext(c)
 	l.add(c)
 	l.stats.Conns.Add(1)
@@ -191,6 +242,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	c.closed = true
+	s.admit.release(gc.RemoteAddr())
 	c.ls.remove(c)
 	c.ls.stats.Conns.Add(-1)
 	if c.counted {
@@ -222,15 +274,32 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 			c.drop()
 		}
 	case stWS:
+		if s.draining.Load() {
+			// Drain stopped reading: nothing read now is accepted, so
+			// every member gets the same last message before 1012.
+			_, _ = gc.Discard(-1)
+			return gnet.None
+		}
 		c.onWS()
 	}
 	return gnet.None
 }
 
-// Drain stops accepting WebSocket upgrades, flushes what every connection has
-// pending, closes each with 1012 and waits until they are gone or ctx ends.
+// Drain loses nothing accepted: it stops reading (and upgrading), waits
+// until every loop has seen that (so no command is on its way to a shard),
+// passes a barrier through every shard (so all they accepted is fanned
+// out), flushes each loop's deliveries, then closes every WebSocket with
+// 1012 and waits until they are gone or ctx ends.
 func (s *Server) Drain(ctx context.Context) error {
 	s.draining.Store(true)
+	for _, l := range s.loops {
+		if err := l.runWait(ctx, func() {}); err != nil {
+			return fmt.Errorf("drain: stop reading: %w", err)
+		}
+	}
+	if err := s.shards.Barrier(ctx); err != nil {
+		return fmt.Errorf("drain: shard barrier: %w", err)
+	}
 	for _, l := range s.loops {
 		l.run(func() { l.drain() })
 	}
@@ -249,6 +318,7 @@ func (s *Server) Drain(ctx context.Context) error {
 // Stop closes every connection and stops the event loops, the sweeper and
 // the HTTP handlers' goroutines (waiting for them until ctx ends).
 func (s *Server) Stop(ctx context.Context) error {
+	s.stopping.Store(true)
 	close(s.sweepStop)
 	<-s.sweepDone
 	err := s.eng.Stop(ctx)

@@ -4,6 +4,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
 )
 
 // maxQueued bounds the commands a connection may send while one of its
@@ -30,12 +31,24 @@ func (c *conn) onWS() {
 		used += h.size + h.length
 		c.onFrame(h, payload)
 	}
+	if c.pingSeen {
+		c.pingSeen = false
+		if !c.closed && !c.closing {
+			c.queuePong()
+		}
+	}
 	if c.closed {
 		return
 	}
 	if c.closing {
 		_, _ = c.gc.Discard(-1)
 		return
+	}
+	switch {
+	case used == len(buf):
+		c.partialAt = 0
+	case used > 0 || c.partialAt == 0:
+		c.partialAt = c.lastRead // a new frame began in this read
 	}
 	if used > 0 {
 		// Never Discard(0): gnet treats n <= 0 as "everything".
@@ -49,12 +62,23 @@ func (c *conn) protocolClose(code int, reason string) {
 }
 
 func (c *conn) onFrame(h frameHeader, p []byte) {
-	c.pingAt = 0
+	c.pingAt, c.lastFrame = 0, c.lastRead
 	switch h.op {
 	case opPing:
-		c.writeNow(command.AppendPong(nil, p))
+		// Counted like a command; answered once per read, with the
+		// payload of the read's last ping (RFC 6455 §5.5.3 allows
+		// answering only the most recent one).
+		if c.take() {
+			c.pingSeen = true
+			c.ls.pong = append(c.ls.pong[:0], p...)
+		} else {
+			c.reject()
+		}
 		return
 	case opPong:
+		if !c.take() {
+			c.reject()
+		}
 		return
 	case opClose:
 		code := command.CloseNormal
@@ -134,11 +158,30 @@ func (c *conn) onMessage(p []byte) {
 	c.command(p)
 }
 
+// queuePong queues one pong (the read's last ping payload) for this loop's
+// next fanout pass, so it goes out in the same write as the frames the
+// connection is sent meanwhile instead of a write(2) of its own.
+func (c *conn) queuePong() {
+	c.ls.fan.Push([]fanout.Delivery{{To: c, Frame: command.AppendPong(nil, c.ls.pong)}})
+}
+
 // allow applies the per-connection token bucket; a refused command gets an
 // error frame, and too many refusals in the window close the connection.
 func (c *conn) allow() bool {
+	if c.take() {
+		return true
+	}
+	if c.reject() {
+		c.sendError(command.ErrRateLimited, "too many commands: slow down", nil)
+	}
+	return false
+}
+
+// take takes one token from the connection's command bucket (commands and
+// control frames share it).
+func (c *conn) take() bool {
 	cfg := &c.srv.cfg
-	now := c.lastRead // set by OnTraffic for the read that carried this command
+	now := c.lastRead // set by OnTraffic for the read that carried this frame
 	if c.refillAt != 0 {
 		c.tokensLeft += float64(now-c.refillAt) / 1e9 * cfg.CommandRate
 		if burst := float64(cfg.CommandBurst); c.tokensLeft > burst {
@@ -150,6 +193,15 @@ func (c *conn) allow() bool {
 		c.tokensLeft--
 		return true
 	}
+	return false
+}
+
+// reject counts a refused frame; too many refusals within the abuse window
+// close the connection with 4029. It reports whether the connection stays
+// open.
+func (c *conn) reject() bool {
+	cfg := &c.srv.cfg
+	now := c.lastRead
 	c.ls.stats.RateLimited.Add(1)
 	if now-c.rejectStart > int64(cfg.AbuseWindow) {
 		c.rejectStart, c.rejects = now, 0
@@ -160,8 +212,7 @@ func (c *conn) allow() bool {
 		c.closeWith(command.CloseRateLimited, "rate limit exceeded")
 		return false
 	}
-	c.sendError(command.ErrRateLimited, "too many commands: slow down", nil)
-	return false
+	return true
 }
 
 func (c *conn) sendError(code, msg string, id []byte) {
