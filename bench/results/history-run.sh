@@ -21,7 +21,7 @@ PORT=18091
 if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then echo "127.0.0.1:$PORT is taken; stop it first" >&2; exit 1; fi
 run() { # name, extra server flags...
   local name=$1; shift
-  /tmp/ics-hist-server -http 127.0.0.1:$PORT -admin= -jwt-key bench "$@" > "$OUT/$name.server.log" 2>&1 & local pid=$!
+  /tmp/ics-hist-server -http 127.0.0.1:$PORT -admin= -jwt-key bench-key-0123456789abcdef0123456789 "$@" > "$OUT/$name.server.log" 2>&1 & local pid=$!
   sleep 1
   { echo "\$ server $*"; echo "\$ loadgen fanout -conns 1000 -rooms 10 -publishers 100 -rate $RATE -size 100 -duration $DURATION"; uptime; } > "$OUT/$name.txt"
   timeout 300 /tmp/ics-hist-loadgen fanout -addr 127.0.0.1:$PORT -conns 1000 -rooms 10 -publishers 100 -rate "$RATE" -size 100 \
