@@ -13,6 +13,9 @@ type room struct {
 	members  []*member
 	pins     int  // switches on their way in (Prepare without Leave yet)
 	deleting bool // an admin deleted it: members are moving out
+	// remote are the members on other nodes, by nickname, known while
+	// this node watches the room (it has local members). Nil on a single node.
+	remote map[string]remoteMember
 }
 
 type member struct {
@@ -34,6 +37,7 @@ func (s *Shard) publish(p fanout.Peer, frame []byte) {
 	m.Sent++
 	s.stats.MessagesIn.Add(1)
 	s.fanout(m.room, frame)
+	s.bridgeOut(m.room, Event{Kind: EvMessage, Frame: frame})
 }
 
 func (s *Shard) fanout(r *room, frame []byte) {
@@ -64,7 +68,11 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	r.members = append(r.members, m)
 	s.members[p] = m
 	s.stats.Members.Add(1)
+	if len(r.members) == 1 {
+		s.bridgeWatch(r, true)
+	}
 	f := command.AppendMembership(nil, "joined", r.name, m.Nick)
+	s.bridgeOut(r, Event{Kind: EvJoined, Nick: m.Nick, Frame: f})
 	if s.presence(r) {
 		s.fanout(r, f)
 	} else {
@@ -87,7 +95,7 @@ func (s *Shard) prepare(p fanout.Peer, a *args) {
 	case a.create && r != nil:
 		fail(command.ErrRoomExists, "room "+a.room+" already exists")
 		return
-	case !a.create && (r == nil || r.deleting):
+	case !a.create && ((r == nil && !a.ensure) || (r != nil && r.deleting)):
 		fail(command.ErrRoomNotFound, "no room named "+a.room)
 		return
 	case r == nil:
@@ -122,13 +130,24 @@ func (s *Shard) remove(m *member) {
 	r.members = r.members[:last]
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
-	f := command.AppendMembership(nil, "left", r.name, m.Nick)
+	f := leftFrame(r.name, m.Nick)
 	if s.presence(r) {
 		s.fanout(r, f)
+	}
+	s.bridgeOut(r, Event{Kind: EvLeft, Nick: m.Nick, Frame: f})
+	if len(r.members) == 0 {
+		// No longer watched: what we knew of the other nodes' members
+		// goes stale from here on.
+		r.remote = nil
+		s.bridgeWatch(r, false)
 	}
 	s.batch.AddAt(m.loop, m.peer, f)
 	s.stats.Deliveries.Add(1)
 	s.maybeDelete(r)
+}
+
+func leftFrame(room, nick string) []byte {
+	return command.AppendMembership(nil, "left", room, nick)
 }
 
 // presence reports whether r is small enough to announce joins and leaves
@@ -153,6 +172,7 @@ func (s *Shard) rename(p fanout.Peer, a *args) {
 	m.Nick = a.nick
 	r := m.room
 	f := command.AppendNick(nil, a.old, a.nick, r.name, "", nil)
+	s.bridgeOut(r, Event{Kind: EvNick, Nick: a.nick, Old: a.old, Frame: f})
 	for _, o := range r.members {
 		if o != m {
 			s.batch.AddAt(o.loop, o.peer, f)
@@ -172,6 +192,9 @@ func (s *Shard) listUsers(p fanout.Peer, id []byte) {
 	for _, o := range m.room.members {
 		names = append(names, o.Nick)
 	}
+	for nick := range m.room.remote {
+		names = append(names, nick)
+	}
 	slices.Sort(names)
 	s.batch.Add(p, command.AppendList(nil, "users", names, id))
 	clear(names)
@@ -184,12 +207,16 @@ type gather struct {
 	left  atomic.Int32
 	peer  fanout.Peer
 	id    []byte
+	extra []string // rooms of other nodes
 }
 
 // ListRooms asks every shard for its rooms; the last to answer replies to
 // peer with the sorted union.
-func (g *Group) ListRooms(peer fanout.Peer, id []byte) {
-	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id}
+func (g *Group) ListRooms(peer fanout.Peer, id []byte) { g.ListRoomsWith(peer, id, nil) }
+
+// ListRoomsWith is ListRooms with the rooms of other nodes merged in.
+func (g *Group) ListRoomsWith(peer fanout.Peer, id []byte, extra []string) {
+	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id, extra: extra}
 	ga.left.Store(int32(len(g.shards)))
 	for _, s := range g.shards {
 		s.in.put(op{kind: opListRooms, x: &args{gather: ga}})
@@ -209,10 +236,11 @@ func (s *Shard) listRooms(ga *gather) {
 	}
 	// Last shard: the atomic decrement orders every other shard's write
 	// of its part before this read.
-	var all []string
+	all := slices.Clone(ga.extra)
 	for _, p := range ga.parts {
 		all = append(all, p...)
 	}
 	slices.Sort(all)
+	all = slices.Compact(all)
 	s.batch.Add(ga.peer, command.AppendList(nil, "rooms", all, ga.id))
 }

@@ -18,6 +18,8 @@ type Options struct {
 	PresenceMax int
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
+	// Bridge carries room events to other nodes (nil: a single node).
+	Bridge Bridge
 }
 
 // Group is the set of shards of one server.

@@ -16,6 +16,7 @@ type Stats struct {
 	Nicknames   atomic.Int64  // nicknames held or reserved now
 	InboxHigh   atomic.Int64  // highest inbox depth seen in one pass
 	InboxPasses atomic.Uint64 // inbox passes
+	RemoteIn    atomic.Uint64 // chat messages received from other nodes
 }
 
 func (s *Stats) observeDepth(n int) {

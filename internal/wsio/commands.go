@@ -39,7 +39,7 @@ func (c *conn) command(p []byte) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:
-		g.ListRooms(c, bytes.Clone(cmd.ID))
+		c.listRooms(bytes.Clone(cmd.ID))
 	case command.TypeExit:
 		c.exit()
 	}
@@ -62,7 +62,7 @@ func (c *conn) switchRoom(name string, create bool, id []byte) {
 	t := g.RoomShard(name)
 	x := c.ext()
 	c.pend, x.pendRoom, x.pendShard, x.pendID = pendPrepare, name, t, bytes.Clone(id)
-	if !g.Shard(t).Prepare(c, name, create, x.pendID) {
+	if !c.prepare(t, name, create, x.pendID) {
 		c.pend = pendNone
 		c.sendError(command.ErrServerBusy, "server busy, retry", id)
 	}
@@ -82,11 +82,10 @@ func (c *conn) setNick(name string, id []byte) {
 		c.sendError("internal", "could not issue a token", id)
 		return
 	}
-	g := c.srv.shards
 	x := c.ext()
 	c.pend, x.pendNick, x.pendTok, x.pendID = pendNick, name, token, bytes.Clone(id)
 	x.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
-	g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires)
+	c.setNickOn(name, x.pendToken)
 }
 
 // exit: leave the room, free the nickname, revoke the tokens, close 1000.
@@ -111,6 +110,7 @@ func (c *conn) cleanup() {
 	}
 	if c.nick != "" && c.state == stWS {
 		g.Shard(g.NickShard(c.nick)).Release(c.nick, c)
+		c.releaseNick(c.nick, c.jtiOf(c.nick))
 	}
 }
 
@@ -148,16 +148,21 @@ func (c *conn) Control(ctl any) {
 			if v.OK {
 				g.Shard(g.NickShard(v.Nick)).Release(v.Nick, c)
 			}
+			if c.x != nil {
+				c.releaseNick(v.Nick, c.x.pendToken.jti)
+			}
 			return
 		}
 		c.pend = pendNone
 		x := c.ext()
 		if !v.OK {
+			c.releaseNick(v.Nick, x.pendToken.jti) // a no-op unless we claimed it
 			c.sendError(v.Code, v.Msg, x.pendID)
 			break
 		}
 		old := c.nick
 		g.Shard(g.NickShard(old)).Release(old, c)
+		c.releaseNick(old, c.jtiOf(old))
 		c.nick = v.Nick
 		c.tokens = append(c.tokens, x.pendToken)
 		g.Shard(int(c.roomShard)).Rename(c, old, v.Nick, x.pendTok, x.pendID)
