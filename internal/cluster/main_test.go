@@ -81,7 +81,18 @@ func startCluster(t testing.TB, n int) *cluster {
 			t.Fatalf("node %d: %v", i+1, err)
 		}
 	}
+	c.waitLive(n)
 	return c
+}
+
+// waitLive waits until every running node sees want nodes in the registry.
+func (c *cluster) waitLive(want int) {
+	c.t.Helper()
+	for _, s := range c.nodes {
+		if s != nil {
+			eventually(c.t, 15*time.Second, s.Config().NodeID+" sees the cluster", func() bool { return len(s.Cluster().Live()) == want })
+		}
+	}
 }
 
 func startNode(cfg config.Config) (*server.Server, error) {

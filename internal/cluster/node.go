@@ -113,6 +113,7 @@ func (n *Node) Start(ctx context.Context, g *shard.Group) error {
 		n.cleanupConn()
 		return fmt.Errorf("register node %s: %w", n.opts.NodeID, err)
 	}
+	n.poll(ctx)
 	if err := n.subscribeQueries(); err != nil {
 		n.cleanupConn()
 		return err

@@ -164,6 +164,19 @@ func (n *Node) poll(ctx context.Context) {
 	}
 }
 
+// Live is this node's current view of the registry (refreshed every
+// heartbeat), sorted by id.
+func (n *Node) Live() []Record {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]Record, 0, len(n.live))
+	for _, r := range n.live {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
 // liveCount is how many other nodes the registry shows alive.
 func (n *Node) liveCount() int {
 	n.mu.Lock()
