@@ -35,8 +35,9 @@ type Server struct {
 	ws       *wsio.Server
 	registry *prometheus.Registry
 	started  time.Time
-	cluster  *cluster.Node // nil on a single node
-	lost     atomic.Bool   // the cluster was lost: not ready, clients closed
+	cluster  *cluster.Node          // nil on a single node
+	lost     atomic.Bool            // the cluster was lost: not ready, clients closed
+	httpAddr atomic.Pointer[string] // the bound address, once the listener is up
 	bg       sync.WaitGroup
 
 	cancel   context.CancelFunc
@@ -116,6 +117,8 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		return err
 	}
+	a := s.ws.Addr().String()
+	s.httpAddr.Store(&a)
 	return nil
 }
 
@@ -128,8 +131,8 @@ func (s *Server) ClusterLost() bool { return s.lost.Load() }
 // load is what the registry record says about this node.
 func (s *Server) load() cluster.Load {
 	l := cluster.Load{HTTP: s.cfg.HTTPAddr, Admin: s.cfg.AdminAddr, Conns: s.ws.Connections()}
-	if a := s.ws.Addr(); a != nil {
-		l.HTTP = a.String()
+	if a := s.httpAddr.Load(); a != nil {
+		l.HTTP = *a
 	}
 	for i := 0; i < s.shards.Len(); i++ {
 		l.Rooms += s.shards.Shard(i).Stats().Rooms.Load()
