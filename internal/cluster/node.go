@@ -217,9 +217,17 @@ func (n *Node) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstr
 }
 
 func isInsufficient(err error) bool {
-	// JSInsufficientResourcesErr / JSClusterNoPeersErr: fewer peers than replicas.
+	// JSInsufficientResourcesErr, JSClusterNoPeersErr: fewer peers than
+	// replicas; JSStreamReplicasNotSupportedErr: a single server.
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == 10023 || apiErr.ErrorCode == 10005)
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case 10023, 10005, 10074:
+		return true
+	}
+	return false
 }
 
 // markLost reports the loss of the cluster once (never while stopping).
