@@ -26,6 +26,7 @@ func TestThreeNodes(t *testing.T) {
 		{"1000 messages from n1 reach n2 and n3 in order", testOrderedFanout},
 		{"listrooms and listusers identical from every node", testListsIdentical},
 		{"setnick to a name held on another node is refused", testSetNickRemote},
+		{"admin API from n1 acts on every node", testAdminClusterWide},
 		{"a killed node's users leave and its names are free; it rejoins", testNodeDeath},
 	}
 	for _, s := range steps {

@@ -30,8 +30,10 @@ type UserInfo struct {
 
 func (n *Node) subscribeQueries() error {
 	for subj, h := range map[string]func(*nats.Msg){
-		roomsQuery: n.answerRooms,
-		usersQuery: n.answerUsers,
+		roomsQuery:    n.answerRooms,
+		usersQuery:    n.answerUsers,
+		kickQuery:     n.answerKick,
+		broadcastSubj: n.answerBroadcast,
 	} {
 		if _, err := n.nc.Subscribe(subj, func(m *nats.Msg) {
 			if !n.Go(func() { h(m) }) {
@@ -159,4 +161,89 @@ func (n *Node) RoomExists(ctx context.Context, room string) (bool, error) {
 	return len(rs) > 0, err
 }
 
-var _ = shard.RoomInfo{}
+// kickReq and broadcastReq are the admin actions sent to every node.
+type kickReq struct {
+	Nick   string `json:"n"`
+	Reason string `json:"r"`
+}
+
+type broadcastReq struct {
+	Room string `json:"r"`
+	Body string `json:"b"`
+}
+
+// actionResult is a node's answer to an admin action.
+type actionResult struct {
+	Done       bool `json:"ok"`
+	Rooms      int  `json:"rooms"`
+	Recipients int  `json:"recipients"`
+}
+
+func (n *Node) answerKick(m *nats.Msg) {
+	var req kickReq
+	if json.Unmarshal(m.Data, &req) != nil {
+		return
+	}
+	ctx, cancel := n.reqCtx()
+	defer cancel()
+	err := n.shards.Kick(ctx, req.Nick, req.Reason)
+	n.reply(m, actionResult{Done: err == nil})
+}
+
+func (n *Node) answerBroadcast(m *nats.Msg) {
+	var req broadcastReq
+	if json.Unmarshal(m.Data, &req) != nil {
+		return
+	}
+	ctx, cancel := n.reqCtx()
+	defer cancel()
+	res, err := n.shards.Broadcast(ctx, req.Room, req.Body)
+	n.reply(m, actionResult{Done: err == nil, Rooms: res.Rooms, Recipients: res.Recipients})
+}
+
+func (n *Node) action(ctx context.Context, subj string, req any) ([]actionResult, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := n.gather(ctx, subj, b)
+	if err != nil {
+		return nil, err
+	}
+	var out []actionResult
+	for _, p := range parts {
+		var r actionResult
+		if json.Unmarshal(p, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// RemoteKick kicks nick wherever it is connected on another node; false
+// when no other node has it.
+func (n *Node) RemoteKick(ctx context.Context, nick, reason string) (bool, error) {
+	rs, err := n.action(ctx, kickQuery, kickReq{Nick: nick, Reason: reason})
+	for _, r := range rs {
+		if r.Done {
+			return true, nil
+		}
+	}
+	return false, err
+}
+
+// RemoteBroadcast broadcasts on every other node; the sums of what they
+// reached, and whether any of them had the room.
+func (n *Node) RemoteBroadcast(ctx context.Context, room, body string) (shard.BroadcastResult, bool, error) {
+	rs, err := n.action(ctx, broadcastSubj, broadcastReq{Room: room, Body: body})
+	var sum shard.BroadcastResult
+	found := false
+	for _, r := range rs {
+		if r.Done {
+			found = true
+			sum.Rooms += r.Rooms
+			sum.Recipients += r.Recipients
+		}
+	}
+	return sum, found, err
+}
