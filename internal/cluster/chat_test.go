@@ -110,6 +110,9 @@ func testOrderedFanout(t *testing.T, c *cluster) {
 	join(t, carl, "ordered", false)
 	waitJoined(t, alice, "ordered", "bob", "carl")
 	waitJoined(t, bob, "ordered", "carl")
+	outName := `ics_cluster_messages_out_total{node="n1"}`
+	inName := `ics_cluster_messages_in_total{node="n2"}`
+	out0, in0 := c.metric(0, outName), c.metric(1, inName)
 	go func() {
 		for i := range n {
 			if err := alice.Send("message", map[string]any{"body": strconv.Itoa(i)}, nil); err != nil {
@@ -131,6 +134,13 @@ func testOrderedFanout(t *testing.T, c *cluster) {
 		if f, err := cl.Next(200 * time.Millisecond); err == nil {
 			t.Fatalf("%s: got %v after the last message (doubled?)", cl.Nick, f)
 		}
+	}
+	// One NATS message per room message, whatever the members per node.
+	if d := c.metric(0, outName) - out0; d != n {
+		t.Fatalf("n1 published %v NATS messages for %d room messages, want %d", d, n, n)
+	}
+	if d := c.metric(1, inName) - in0; d != n {
+		t.Fatalf("n2 received %v NATS messages for %d room messages, want %d", d, n, n)
 	}
 	for _, cl := range []*wstest.Client{alice, bob, carl} {
 		_ = cl.Send("exit", nil, nil)

@@ -3,7 +3,10 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -159,4 +162,26 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// metric reads one sample (name plus labels, as printed) from node i's /metrics.
+func (c *cluster) metric(i int, name string) float64 {
+	c.t.Helper()
+	resp, err := http.Get("http://" + c.addr(i) + "/metrics")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				c.t.Fatalf("metric %s: %v", name, err)
+			}
+			return v
+		}
+	}
+	c.t.Fatalf("no metric %s on node %d", name, i+1)
+	return 0
 }

@@ -90,6 +90,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newCollector(s),
 	)
+	if s.cluster != nil {
+		s.registry.MustRegister(newClusterCollector(s.cluster))
+	}
 	return s, nil
 }
 
