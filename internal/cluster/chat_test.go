@@ -27,6 +27,7 @@ func TestThreeNodes(t *testing.T) {
 		{"listrooms and listusers identical from every node", testListsIdentical},
 		{"setnick to a name held on another node is refused", testSetNickRemote},
 		{"admin API from n1 acts on every node", testAdminClusterWide},
+		{"loadgen fanout -url spreads rooms over the nodes", testLoadgenAcrossNodes},
 		{"a killed node's users leave and its names are free; it rejoins", testNodeDeath},
 	}
 	for _, s := range steps {
