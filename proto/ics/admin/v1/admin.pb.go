@@ -8,6 +8,12 @@
 //   authorization: Bearer <token>
 // and fails with UNAUTHENTICATED without it.
 //
+// On a clustered node (-cluster-listen or -nats-url) ListRooms, ListUsers,
+// Kick and Broadcast act on the whole cluster: the node asks every other
+// node and merges the answers that arrive within its deadline (1 s).
+// GetStats, WatchStats, CreateRoom, DeleteRoom and Drain concern the node
+// answering; ListNodes lists the registry.
+//
 // Status codes: NOT_FOUND for an unknown room or user, INVALID_ARGUMENT for
 // a bad name, page size or page token, ALREADY_EXISTS when creating a room
 // that exists, FAILED_PRECONDITION for changes while the server is draining
