@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -26,6 +27,7 @@ func TestThreeNodes(t *testing.T) {
 		{"1000 messages from n1 reach n2 and n3 in order", testOrderedFanout},
 		{"listrooms and listusers identical from every node", testListsIdentical},
 		{"setnick to a name held on another node is refused", testSetNickRemote},
+		{"a token given up by exit is refused on every node", testExitRevokesEverywhere},
 		{"admin API from n1 acts on every node", testAdminClusterWide},
 		{"loadgen fanout -url spreads rooms over the nodes", testLoadgenAcrossNodes},
 		{"a killed node's users leave and its names are free; it rejoins", testNodeDeath},
@@ -266,4 +268,30 @@ func testNodeDeath(t *testing.T, c *cluster) {
 			t.Fatalf("%s got %v", cl.Nick, f)
 		}
 	}
+}
+
+func testExitRevokesEverywhere(t *testing.T, c *cluster) {
+	leaver := wstest.Dial(t, c.addr(0), "leaver")
+	if err := leaver.Send("exit", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := leaver.ExpectClose(t, 5*time.Second); code != 1000 {
+		t.Fatalf("exit closed with %d", code)
+	}
+	for _, i := range []int{1, 2} {
+		eventually(t, 5*time.Second, fmt.Sprintf("the exited token refused on n%d", i+1), func() bool {
+			cl, err := wstest.DialToken(c.addr(i), leaver.Token)
+			if err == nil {
+				cl.Close()
+				return false
+			}
+			var de *wstest.DialError
+			return errors.As(err, &de) && de.Status == http.StatusUnauthorized
+		})
+	}
+	// The name itself is free again.
+	eventually(t, 5*time.Second, "leaver claimable on n3", func() bool {
+		_, st, err := wstest.Auth(c.addr(2), "leaver")
+		return err == nil && st == http.StatusCreated
+	})
 }

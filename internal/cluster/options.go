@@ -27,6 +27,7 @@ const (
 	usersQuery    = "ics.q.users"
 	kickQuery     = "ics.q.kick"
 	broadcastSubj = "ics.q.broadcast"
+	revokeSubj    = "ics.revoke" // a token given up by exit, for every node
 )
 
 // Load is what a node reports about itself in its registry record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -42,6 +43,9 @@ func (n *Node) subscribeQueries() error {
 		}); err != nil {
 			return fmt.Errorf("subscribe %s: %w", subj, err)
 		}
+	}
+	if _, err := n.nc.Subscribe(revokeSubj, n.onRevoke); err != nil {
+		return fmt.Errorf("subscribe %s: %w", revokeSubj, err)
 	}
 	return nil
 }
@@ -159,6 +163,34 @@ func (n *Node) RemoteUsers(ctx context.Context, room string) ([]UserInfo, error)
 func (n *Node) RoomExists(ctx context.Context, room string) (bool, error) {
 	rs, err := n.RemoteRooms(ctx, room)
 	return len(rs) > 0, err
+}
+
+// revokeMsg names a token that exit gave up.
+type revokeMsg struct {
+	Nick string    `json:"n"`
+	JTI  string    `json:"j"`
+	Exp  time.Time `json:"e"`
+}
+
+// Revoke tells every other node to refuse token jti (for nick) until exp,
+// as exit does on this node. It never blocks the caller.
+func (n *Node) Revoke(nick, jti string, exp time.Time) {
+	b, err := json.Marshal(revokeMsg{Nick: nick, JTI: jti, Exp: exp})
+	if err != nil {
+		return
+	}
+	if !n.Go(func() { _ = n.nc.Publish(revokeSubj, b) }) {
+		n.stats.Dropped.Add(1)
+	}
+}
+
+func (n *Node) onRevoke(m *nats.Msg) {
+	var r revokeMsg
+	if json.Unmarshal(m.Data, &r) != nil || r.Nick == "" {
+		return
+	}
+	g := n.shards
+	g.Shard(g.NickShard(r.Nick)).Revoke(r.JTI, r.Exp)
 }
 
 // kickReq and broadcastReq are the admin actions sent to every node.

@@ -93,6 +93,9 @@ func (c *conn) exit() {
 	g := c.srv.shards
 	for _, t := range c.tokens {
 		g.Shard(g.NickShard(t.nick)).Revoke(t.jti, t.exp)
+		if n := c.srv.cluster; n != nil {
+			n.Revoke(t.nick, t.jti, t.exp) // a token works on every node: refuse it on every node
+		}
 	}
 	c.cleanup()
 	c.closeWith(command.CloseNormal, "bye")
