@@ -28,6 +28,7 @@ func TestThreeNodes(t *testing.T) {
 		{"listrooms and listusers identical from every node", testListsIdentical},
 		{"setnick to a name held on another node is refused", testSetNickRemote},
 		{"a token given up by exit is refused on every node", testExitRevokesEverywhere},
+		{"the same token on another node takes the name over", testTakeoverAcrossNodes},
 		{"admin API from n1 acts on every node", testAdminClusterWide},
 		{"loadgen fanout -url spreads rooms over the nodes", testLoadgenAcrossNodes},
 		{"a killed node's users leave and its names are free; it rejoins", testNodeDeath},
@@ -292,6 +293,41 @@ func testExitRevokesEverywhere(t *testing.T, c *cluster) {
 	// The name itself is free again.
 	eventually(t, 5*time.Second, "leaver claimable on n3", func() bool {
 		_, st, err := wstest.Auth(c.addr(2), "leaver")
+		return err == nil && st == http.StatusCreated
+	})
+}
+
+func testTakeoverAcrossNodes(t *testing.T, c *cluster) {
+	// A token from /auth on n1, used on n2: n1 lets go of its
+	// reservation, so the name is n1's to give again after n2's user leaves.
+	tok, st, err := wstest.Auth(c.addr(0), "mover")
+	if err != nil || st != http.StatusCreated {
+		t.Fatalf("auth: %d %v", st, err)
+	}
+	first, err := wstest.DialToken(c.addr(1), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	first.Nick = "mover"
+	first.Expect(t, "joined")
+	// The same token again on n3 while the n2 socket is still open: the
+	// newcomer takes over, the old socket is closed with 4409.
+	second, err := wstest.DialToken(c.addr(2), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Nick = "mover"
+	second.Expect(t, "joined")
+	if code, _ := first.ExpectClose(t, 5*time.Second); code != 4409 {
+		t.Fatalf("old session closed with %d, want 4409", code)
+	}
+	_ = second.Send("exit", nil, nil)
+	if code, _ := second.ExpectClose(t, 5*time.Second); code != 1000 {
+		t.Fatalf("exit closed with %d", code)
+	}
+	eventually(t, 5*time.Second, "mover claimable again on n1, where it was first reserved", func() bool {
+		_, st, err := wstest.Auth(c.addr(0), "mover")
 		return err == nil && st == http.StatusCreated
 	})
 }

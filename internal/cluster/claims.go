@@ -84,6 +84,9 @@ func (n *Node) Claim(ctx context.Context, nick, jti string) error {
 				if errors.Is(err, jetstream.ErrKeyExists) {
 					continue
 				}
+				if err == nil {
+					n.takeover(o.inc, nick, jti)
+				}
 			}
 		}
 		if err != nil {

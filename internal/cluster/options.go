@@ -27,7 +27,8 @@ const (
 	usersQuery    = "ics.q.users"
 	kickQuery     = "ics.q.kick"
 	broadcastSubj = "ics.q.broadcast"
-	revokeSubj    = "ics.revoke" // a token given up by exit, for every node
+	revokeSubj    = "ics.revoke"   // a token given up by exit, for every node
+	takeoverSubj  = "ics.takeover" // a token's claim moved to another node
 )
 
 // Load is what a node reports about itself in its registry record.

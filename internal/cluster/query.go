@@ -47,6 +47,9 @@ func (n *Node) subscribeQueries() error {
 	if _, err := n.nc.Subscribe(revokeSubj, n.onRevoke); err != nil {
 		return fmt.Errorf("subscribe %s: %w", revokeSubj, err)
 	}
+	if _, err := n.nc.Subscribe(takeoverSubj, n.onTakeover); err != nil {
+		return fmt.Errorf("subscribe %s: %w", takeoverSubj, err)
+	}
 	return nil
 }
 
@@ -182,6 +185,30 @@ func (n *Node) Revoke(nick, jti string, exp time.Time) {
 	if !n.Go(func() { _ = n.nc.Publish(revokeSubj, b) }) {
 		n.stats.Dropped.Add(1)
 	}
+}
+
+// takeoverMsg tells node Inc that token JTI now holds Nick elsewhere.
+type takeoverMsg struct {
+	Inc  string `json:"i"`
+	Nick string `json:"n"`
+	JTI  string `json:"j"`
+}
+
+// takeover tells the previous holder (incarnation inc) to let go of nick:
+// the same token reconnected here (its old socket may be half-open).
+func (n *Node) takeover(inc, nick, jti string) {
+	b, err := json.Marshal(takeoverMsg{Inc: inc, Nick: nick, JTI: jti})
+	if err == nil {
+		_ = n.nc.Publish(takeoverSubj, b)
+	}
+}
+
+func (n *Node) onTakeover(m *nats.Msg) {
+	var t takeoverMsg
+	if json.Unmarshal(m.Data, &t) != nil || t.Inc != n.inc {
+		return
+	}
+	n.shards.Evict(t.Nick, t.JTI)
 }
 
 func (n *Node) onRevoke(m *nats.Msg) {
