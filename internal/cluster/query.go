@@ -99,6 +99,10 @@ func (n *Node) gather(ctx context.Context, subj string, payload []byte) ([][]byt
 	if want == 0 {
 		return nil, nil
 	}
+	// Never longer than one request deadline, whatever the caller allows:
+	// a dead node still in the registry costs this much and no more.
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	defer cancel()
 	inbox := n.nc.NewRespInbox()
 	sub, err := n.nc.SubscribeSync(inbox)
 	if err != nil {
