@@ -233,8 +233,24 @@ func testNodeDeath(t *testing.T, c *cluster) {
 	waitJoined(t, peer, "global", "doomed")
 	killed := time.Now()
 	c.kill(2)
+	// While the dead node is still in the registry, cluster-wide lists
+	// wait one request deadline for it, not the client's whole allowance.
+	if err := stay.Send("listrooms", nil, "r"); err != nil {
+		t.Fatal(err)
+	}
+	sawLeft := false
+	for {
+		f, err := stay.Next(5 * time.Second)
+		if err != nil {
+			t.Fatalf("listrooms with a dead node in the registry: %v", err)
+		}
+		if f.Type() == "rooms" {
+			break
+		}
+		sawLeft = sawLeft || (f.Type() == "left" && f.Str("nickname") == "doomed")
+	}
 	for _, cl := range []*wstest.Client{stay, peer} {
-		for {
+		for !(cl == stay && sawLeft) {
 			f, err := cl.Next(10 * time.Second)
 			if err != nil {
 				t.Fatalf("%s: no left for doomed within 10s: %v", cl.Nick, err)
