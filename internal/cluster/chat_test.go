@@ -273,18 +273,25 @@ func testNodeDeath(t *testing.T, c *cluster) {
 		t.Fatalf("peer got %v", f)
 	}
 	// The node comes back and chats again.
+	// The node comes back; at once (no waiting for the others' next
+	// registry poll) its rooms are visible from the others.
 	c.restart(2)
-	c.waitLive(3)
 	back := wstest.Dial(t, c.addr(2), "back")
 	waitJoined(t, stay, "global", "back")
+	waitJoined(t, peer, "global", "back")
+	join(t, back, "reborn", true)
+	join(t, stay, "reborn", false)
+	join(t, peer, "reborn", false)
+	waitJoined(t, back, "reborn", "stay", "peer")
 	if err := back.Send("message", map[string]any{"body": "rejoined"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, cl := range []*wstest.Client{stay, peer} {
+	for _, cl := range []*wstest.Client{stay, peer, back} {
 		if f, _ := cl.Until(t, "message"); f.Str("body") != "rejoined" || f.Str("from") != "back" {
 			t.Fatalf("%s got %v", cl.Nick, f)
 		}
 	}
+	c.waitLive(3)
 }
 
 func testExitRevokesEverywhere(t *testing.T, c *cluster) {

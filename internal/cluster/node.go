@@ -126,8 +126,16 @@ func (n *Node) Start(ctx context.Context, g *shard.Group) error {
 		n.cleanupConn()
 		return fmt.Errorf("watch %s: %w", ClaimsBucket, err)
 	}
+	rw, err := n.nodes.WatchAll(rctx)
+	if err != nil {
+		_ = w.Stop()
+		rcancel()
+		n.cleanupConn()
+		return fmt.Errorf("watch %s: %w", NodesBucket, err)
+	}
 	n.spawn(func() { n.publisher(rctx) })
 	n.spawn(func() { n.watchClaims(rctx, w) })
+	n.spawn(func() { n.watchNodes(rctx, rw) })
 	n.spawn(func() { n.registryLoop(rctx) })
 	return nil
 }

@@ -177,6 +177,33 @@ func (n *Node) Live() []Record {
 	return out
 }
 
+// watchNodes adds a node to the view as soon as it writes its record, so a
+// node that just joined is asked by the next gather, not a poll later.
+// Records that go away are the poll's business (expiry is not an event).
+func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			var r Record
+			if json.Unmarshal(e.Value(), &r) != nil {
+				continue
+			}
+			n.mu.Lock()
+			n.live[r.ID] = r
+			n.mu.Unlock()
+		}
+	}
+}
+
 // liveCount is how many other nodes the registry shows alive.
 func (n *Node) liveCount() int {
 	n.mu.Lock()
