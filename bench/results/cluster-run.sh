@@ -20,7 +20,7 @@ cpu() { # total user+system seconds of the given pids
 }
 waitready() { for _ in $(seq 150); do curl -sf "http://$1/readyz" >/dev/null && return 0; sleep 0.2; done; return 1; }
 SHAPE="-conns 1000 -rooms 10 -publishers 100 -rate $RATE -size 100 -duration 20s -warmup 3s -max-p99 50ms"
-S="/tmp/ics-bench-server -admin= -jwt-key bench"
+S="/tmp/ics-bench-server -admin= -jwt-key bench ${SERVER_FLAGS:-}"
 PEERS=nats://127.0.0.1:16331,nats://127.0.0.1:16332
 
 run() { # name, loadgen target flag, server commands...
@@ -42,7 +42,7 @@ run() { # name, loadgen target flag, server commands...
   done
   kill "${pids[@]}"; sleep 1; kill -9 "${pids[@]}" 2>/dev/null; wait 2>/dev/null
 }
-run one-node 127.0.0.1:18180 "$S -http 127.0.0.1:18180"
+[ -n "${SKIP_ONE:-}" ] || run one-node 127.0.0.1:18180 "$S -http 127.0.0.1:18180"
 run two-nodes 127.0.0.1:18181,127.0.0.1:18182 \
   "$S -http 127.0.0.1:18181 -node-id b1 -cluster-listen 127.0.0.1:16331 -cluster-peers $PEERS" \
   "$S -http 127.0.0.1:18182 -node-id b2 -cluster-listen 127.0.0.1:16332 -cluster-peers $PEERS"

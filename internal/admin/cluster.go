@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/shard"
 	adminv1 "github.com/ics-chat/ics/proto/ics/admin/v1"
 )
@@ -64,8 +65,8 @@ func (s *Server) withRemoteRooms(ctx context.Context, rooms []shard.RoomInfo) ([
 		return rooms, nil
 	}
 	remote, err := n.RemoteRooms(ctx, "")
-	if err != nil {
-		return nil, err
+	if err != nil && !errors.Is(err, cluster.ErrIncomplete) {
+		return nil, err // incomplete: list what the nodes that answered have
 	}
 	at := map[string]int{}
 	for i, r := range rooms {
@@ -104,7 +105,7 @@ func (s *Server) withRemoteUsers(ctx context.Context, room string, local []shard
 		return out, lerr
 	}
 	remote, err := n.RemoteUsers(ctx, room)
-	if err != nil {
+	if err != nil && !errors.Is(err, cluster.ErrIncomplete) {
 		return nil, err
 	}
 	for _, u := range remote {
@@ -126,7 +127,7 @@ func (s *Server) kick(ctx context.Context, nick, reason string) error {
 	}
 	if ok, rerr := n.RemoteKick(ctx, nick, reason); ok {
 		return nil
-	} else if rerr != nil {
+	} else if rerr != nil && !errors.Is(rerr, cluster.ErrIncomplete) {
 		return rerr
 	}
 	return err
@@ -140,7 +141,7 @@ func (s *Server) broadcast(ctx context.Context, room, body string) (shard.Broadc
 		return res, err
 	}
 	remote, found, rerr := n.RemoteBroadcast(ctx, room, body)
-	if rerr != nil {
+	if rerr != nil && !errors.Is(rerr, cluster.ErrIncomplete) {
 		return res, rerr
 	}
 	if err != nil && !found {

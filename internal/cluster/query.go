@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 // waits for as many answers as the registry shows other live nodes, or
 // until its deadline, whichever comes first (a node that died but is still
 // in the registry costs one deadline, never a hang).
+
+// ErrIncomplete is returned (with the answers that did come) when not every
+// live node answered a cluster-wide request within its deadline.
+var ErrIncomplete = errors.New("not every cluster node answered in time")
 
 // RoomInfo is one room as another node sees it.
 type RoomInfo struct {
@@ -97,6 +102,7 @@ func (n *Node) reply(m *nats.Msg, v any) {
 func (n *Node) gather(ctx context.Context, subj string, payload []byte) ([][]byte, error) {
 	want := n.liveCount()
 	if want == 0 {
+		n.opts.Logger.Debug("cluster request: no other node in the registry", "subject", subj)
 		return nil, nil
 	}
 	// Never longer than one request deadline, whatever the caller allows:
@@ -116,7 +122,9 @@ func (n *Node) gather(ctx context.Context, subj string, payload []byte) ([][]byt
 	for len(out) < want {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			break // deadline: answer with what came
+			// Deadline: answer with what came, and say so.
+			n.opts.Logger.Warn("cluster request: not every node answered in time", "subject", subj, "answers", len(out), "nodes", want)
+			return out, fmt.Errorf("%s: %d of %d nodes: %w", subj, len(out), want, ErrIncomplete)
 		}
 		out = append(out, m.Data)
 	}
@@ -127,7 +135,7 @@ func (n *Node) gather(ctx context.Context, subj string, payload []byte) ([][]byt
 // is not empty), merged by name.
 func (n *Node) RemoteRooms(ctx context.Context, filter string) ([]RoomInfo, error) {
 	parts, err := n.gather(ctx, roomsQuery, []byte(filter))
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrIncomplete) {
 		return nil, err
 	}
 	byName := map[string]int{}
@@ -146,14 +154,14 @@ func (n *Node) RemoteRooms(ctx context.Context, filter string) ([]RoomInfo, erro
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // RemoteUsers lists the members on the other nodes (of room, or of every
 // room when room is "").
 func (n *Node) RemoteUsers(ctx context.Context, room string) ([]UserInfo, error) {
 	parts, err := n.gather(ctx, usersQuery, []byte(room))
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrIncomplete) {
 		return nil, err
 	}
 	var out []UserInfo
@@ -163,13 +171,17 @@ func (n *Node) RemoteUsers(ctx context.Context, room string) ([]UserInfo, error)
 			out = append(out, us...)
 		}
 	}
-	return out, nil
+	return out, err
 }
 
-// RoomExists reports whether room exists on another node.
+// RoomExists reports whether room exists on another node. Not found while
+// some node did not answer is an error (ErrIncomplete), not "no".
 func (n *Node) RoomExists(ctx context.Context, room string) (bool, error) {
 	rs, err := n.RemoteRooms(ctx, room)
-	return len(rs) > 0, err
+	if len(rs) > 0 {
+		return true, nil
+	}
+	return false, err
 }
 
 // revokeMsg names a token that exit gave up.
@@ -270,7 +282,7 @@ func (n *Node) action(ctx context.Context, subj string, req any) ([]actionResult
 		return nil, err
 	}
 	parts, err := n.gather(ctx, subj, b)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrIncomplete) {
 		return nil, err
 	}
 	var out []actionResult
@@ -280,7 +292,7 @@ func (n *Node) action(ctx context.Context, subj string, req any) ([]actionResult
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // RemoteKick kicks nick wherever it is connected on another node; false
