@@ -109,15 +109,20 @@ func (n *Node) Start(ctx context.Context, g *shard.Group) error {
 		n.cleanupConn()
 		return err
 	}
+	// Answer the others before they learn we exist.
+	if err := n.subscribeQueries(); err != nil {
+		n.cleanupConn()
+		return err
+	}
+	if _, err := n.nc.Subscribe(helloSubj, n.onHello); err != nil {
+		n.cleanupConn()
+		return fmt.Errorf("subscribe %s: %w", helloSubj, err)
+	}
 	if err := n.heartbeat(ctx); err != nil {
 		n.cleanupConn()
 		return fmt.Errorf("register node %s: %w", n.opts.NodeID, err)
 	}
 	n.poll(ctx)
-	if err := n.subscribeQueries(); err != nil {
-		n.cleanupConn()
-		return err
-	}
 	rctx, rcancel := context.WithCancel(context.Background())
 	n.cancel = rcancel
 	w, err := n.claims.WatchAll(rctx)

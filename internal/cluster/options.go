@@ -29,6 +29,7 @@ const (
 	broadcastSubj = "ics.q.broadcast"
 	revokeSubj    = "ics.revoke"   // a token given up by exit, for every node
 	takeoverSubj  = "ics.takeover" // a token's claim moved to another node
+	helloSubj     = "ics.hello"    // every heartbeat's record, for the others' views
 )
 
 // Load is what a node reports about itself in its registry record.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -38,8 +39,25 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = n.nodes.Put(ctx, n.opts.NodeID, b)
-	return err
+	if _, err = n.nodes.Put(ctx, n.opts.NodeID, b); err != nil {
+		return err
+	}
+	// The same record on a plain subject: the others' views take it in at
+	// once, without waiting for a poll or a KV watcher that a JetStream
+	// leader change can stall.
+	_ = n.nc.Publish(helloSubj, b)
+	return nil
+}
+
+// onHello adds another node's record to the view.
+func (n *Node) onHello(m *nats.Msg) {
+	var r Record
+	if json.Unmarshal(m.Data, &r) != nil || r.Incarnation == n.inc {
+		return
+	}
+	n.mu.Lock()
+	n.live[r.ID] = r
+	n.mu.Unlock()
 }
 
 // started is the start time encoded in the incarnation.
@@ -140,6 +158,14 @@ func (n *Node) poll(ctx context.Context) {
 		if n.missing[inc]++; n.missing[inc] >= 2 {
 			dead[inc] = true
 			delete(n.missing, inc)
+		}
+	}
+	// Keep nodes heard from recently that the listing missed (a listing
+	// can lag a record written a moment ago); death is decided on the
+	// listing alone.
+	for id, r := range n.live {
+		if _, ok := live[id]; !ok && !dead[r.Incarnation] && time.Since(r.Updated) < n.opts.NodeTTL {
+			live[id] = r
 		}
 	}
 	n.live = live
