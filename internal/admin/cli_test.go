@@ -42,6 +42,11 @@ func TestCLI(t *testing.T) {
 			t.Errorf("stats table lacks %q:\n%s", s, out)
 		}
 	}
+	// A single node lists itself as the only node of its "cluster".
+	out = run(0, "nodes")
+	if !strings.Contains(out, "NODE") || !strings.Contains(out, e.addr) || !strings.Contains(out, "(this node)") {
+		t.Errorf("nodes: %s", out)
+	}
 	out = run(0, "create-room", "lobby")
 	if !strings.Contains(out, "created room lobby on shard") {
 		t.Errorf("create-room: %s", out)

@@ -55,6 +55,8 @@ func (s *Server) snapshot() *adminv1.GetStatsResponse {
 			Draining:       s.srv.Draining(),
 			ShardCount:     int32(g.Len()),
 			LoopCount:      int32(len(loops)),
+			NodeId:         s.srv.Config().NodeID,
+			Clustered:      s.srv.Cluster() != nil,
 		},
 	}
 	for i := range g.Len() {
@@ -139,6 +141,9 @@ func (s *Server) ListRooms(ctx context.Context, req *adminv1.ListRoomsRequest) (
 	if err != nil {
 		return nil, grpcErr(err)
 	}
+	if rooms, err = s.withRemoteRooms(ctx, rooms); err != nil {
+		return nil, grpcErr(err)
+	}
 	page, next := pageOf(rooms, func(r shard.RoomInfo) string { return r.Name }, size, after)
 	resp := &adminv1.ListRoomsResponse{NextPageToken: next}
 	for _, r := range page {
@@ -162,11 +167,12 @@ func (s *Server) ListUsers(ctx context.Context, req *adminv1.ListUsersRequest) (
 	if err != nil {
 		return nil, err
 	}
-	users, err := s.srv.Shards().Users(ctx, req.GetRoom())
+	local, lerr := s.srv.Shards().Users(ctx, req.GetRoom())
+	users, err := s.withRemoteUsers(ctx, req.GetRoom(), local, lerr)
 	if err != nil {
 		return nil, grpcErr(err)
 	}
-	page, next := pageOf(users, func(u shard.UserInfo) string { return u.Nick }, size, after)
+	page, next := pageOf(users, func(u nodeUser) string { return u.Nick }, size, after)
 	resp := &adminv1.ListUsersResponse{NextPageToken: next}
 	for _, u := range page {
 		resp.Users = append(resp.Users, &adminv1.User{
@@ -176,6 +182,7 @@ func (s *Server) ListUsers(ctx context.Context, req *adminv1.ListUsersRequest) (
 			ConnectedSince: timestamppb.New(u.Since),
 			MessagesSent:   u.Sent,
 			BacklogBytes:   max(u.Backlog, 0),
+			Node:           u.node,
 		})
 	}
 	return resp, nil
@@ -193,7 +200,7 @@ func (s *Server) Kick(ctx context.Context, req *adminv1.KickRequest) (*adminv1.K
 	if reason == "" {
 		reason = "kicked by admin"
 	}
-	if err := s.srv.Shards().Kick(ctx, req.GetNickname(), reason); err != nil {
+	if err := s.kick(ctx, req.GetNickname(), reason); err != nil {
 		return nil, grpcErr(err)
 	}
 	s.log.Info("admin: kicked", "nickname", req.GetNickname(), "reason", reason)
@@ -216,7 +223,7 @@ func (s *Server) Broadcast(ctx context.Context, req *adminv1.BroadcastRequest) (
 	if err := s.notDraining(); err != nil {
 		return nil, err
 	}
-	res, err := s.srv.Shards().Broadcast(ctx, req.GetRoom(), req.GetBody())
+	res, err := s.broadcast(ctx, req.GetRoom(), req.GetBody())
 	if err != nil {
 		return nil, grpcErr(err)
 	}

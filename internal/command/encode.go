@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -385,4 +386,21 @@ func decodeRune[T string | []byte](s T, i int) (r rune, size int) {
 		return 0, 0
 	}
 	return r, size
+}
+
+// Reseal renumbers a sealed `message` frame (one SealMessage made, maybe on
+// another node) with seq: the payload up to its trailing `,"seq":N}` is
+// copied once into a fresh open frame and sealed again. A cluster node
+// numbers every message of a room it delivers in its own history line, so
+// the frame from another node is renumbered here, once per node, not per
+// member. ok is false when frame is not a sealed message.
+func Reseal(frame []byte, seq uint64) (out []byte, ok bool) {
+	p := Payload(frame)
+	i := bytes.LastIndex(p, []byte(`,"seq":`))
+	if i < 0 || len(p) == 0 || p[len(p)-1] != '}' {
+		return nil, false
+	}
+	open := make([]byte, headroom, headroom+i+SealRoom)
+	open = append(open, p[:i]...)
+	return SealMessage(open, seq), true
 }

@@ -23,7 +23,10 @@ const CompatSeed = "seed"
 
 // Config is every knob of a run. Use DefaultConfig and override fields.
 type Config struct {
-	Addr        string        `json:"addr"`         // server host:port
+	Addr string `json:"addr"` // server host:port
+	// URLs are the nodes of a cluster (host:port, http:// or ws:// URLs):
+	// connection i goes to URLs[i % len]. Addr is then the first one.
+	URLs        []string      `json:"urls,omitempty"`
 	AllowRemote bool          `json:"allow_remote"` // permit a non-loopback Addr
 	Conns       int           `json:"conns"`        // connections (fanout, connect, churn, abuse)
 	Rooms       int           `json:"rooms"`        // rooms the connections are spread over
@@ -103,6 +106,9 @@ func usageErr(format string, a ...any) error {
 
 // Validate checks c and resolves derived fields. Errors wrap ErrUsage.
 func (c *Config) Validate(mode string) error {
+	if err := c.resolveURLs(); err != nil {
+		return err
+	}
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return usageErr("-addr %q: %v", c.Addr, err)
@@ -189,12 +195,46 @@ func (c *Config) roomName(r int) string {
 	return fmt.Sprintf("%s_r%d", c.Prefix, r)
 }
 
+// resolveURLs turns -url into host:port addresses (each loopback unless
+// -allow-remote) and makes the first one Addr.
+func (c *Config) resolveURLs() error {
+	for i, u := range c.URLs {
+		for _, scheme := range []string{"http://", "ws://", "https://", "wss://"} {
+			u = strings.TrimPrefix(u, scheme)
+		}
+		u = strings.TrimSuffix(strings.TrimSuffix(u, "/ws"), "/")
+		host, port, err := net.SplitHostPort(u)
+		if err != nil || port == "" {
+			return usageErr("-url %q: want host:port or http://host:port", c.URLs[i])
+		}
+		if host == "localhost" {
+			u = net.JoinHostPort("127.0.0.1", port)
+		} else if !isLoopback(host) && !c.AllowRemote {
+			return usageErr("-url %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", c.URLs[i])
+		}
+		c.URLs[i] = u
+	}
+	if len(c.URLs) > 0 {
+		c.Addr = c.URLs[0]
+	}
+	return nil
+}
+
 // FlagSet returns a flag set for mode bound to c.
 func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("loadgen "+mode, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "server host:port (loopback only unless -allow-remote)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", c.AllowRemote, "allow a non-loopback -addr")
+	fs.Func("url", "comma-separated nodes of a cluster (host:port or http://host:port): connections are spread over them round-robin; overrides -addr", func(s string) error {
+		c.URLs = nil
+		for _, u := range strings.Split(s, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				c.URLs = append(c.URLs, u)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&c.AdminAddr, "admin", c.AdminAddr, "ICS admin API address (e.g. 127.0.0.1:9090): print the server's per-shard and per-loop stats after the run")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token for -admin (default $ICS_ADMIN_TOKEN)")
 	fs.IntVar(&c.Conns, "conns", c.Conns, "connections")

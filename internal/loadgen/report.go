@@ -107,7 +107,11 @@ func (r *Report) WriteJSON(path string) error {
 
 // WriteSummary writes a human summary of r.
 func (r *Report) WriteSummary(w io.Writer) {
-	fmt.Fprintf(w, "loadgen %s against %s: %.1fs wall\n", r.Mode, r.Config.Addr, r.WallSec)
+	target := r.Config.Addr
+	if len(r.Config.URLs) > 1 {
+		target = strings.Join(r.Config.URLs, ",")
+	}
+	fmt.Fprintf(w, "loadgen %s against %s: %.1fs wall\n", r.Mode, target, r.WallSec)
 	fmt.Fprintf(w, "  connections: %d/%d up", r.ConnsUp, r.ConnsWanted)
 	if r.ConnectErrors > 0 {
 		fmt.Fprintf(w, " (%d failed: %s)", r.ConnectErrors, r.ConnectError)

@@ -237,9 +237,27 @@ func (d *dialer) srcIP(i int) net.IP {
 	return net.IPv4(127, byte(k>>16), byte(k>>8), byte(k))
 }
 
-// auth obtains a token for nick, from the source address of slot i.
+// addrFor is the node connection slot i goes to (-url spreads them).
+// Connection i is in room i % Rooms, so the k-th member of every room goes
+// to node k % nodes: every room has members on every node.
+func (d *dialer) addrFor(i int) string {
+	n := len(d.cfg.URLs)
+	if n == 0 {
+		return d.cfg.Addr
+	}
+	return d.cfg.URLs[(i/max(d.cfg.Rooms, 1))%n]
+}
+
+// auth obtains a token for nick from the first node (tokens are valid on
+// every node of a cluster), from the source address of slot i.
 func (d *dialer) auth(ctx context.Context, i int, nick string) (string, error) {
-	base := "http://" + d.cfg.Addr + "/auth"
+	return d.authAt(ctx, i, d.cfg.Addr, nick)
+}
+
+// authAt obtains a token for nick from the node at addr, from the source
+// address of slot i.
+func (d *dialer) authAt(ctx context.Context, i int, addr, nick string) (string, error) {
+	base := "http://" + addr + "/auth"
 	var req *http.Request
 	var err error
 	if d.cfg.Compat == CompatSeed {
@@ -312,7 +330,7 @@ func truncate(s string, n int) string {
 // slot i to a WebSocket.
 func (d *dialer) dial(ctx context.Context, i int, nick string) (*handshake, error) {
 	start := time.Now()
-	tok, err := d.auth(ctx, i, nick)
+	tok, err := d.authAt(ctx, i, d.addrFor(i), nick)
 	if err != nil {
 		return nil, err
 	}
@@ -344,11 +362,12 @@ func (d *dialer) netDialer(i int) *net.Dialer {
 
 // upgrade dials and performs the WebSocket opening handshake with tok.
 func (d *dialer) upgrade(ctx context.Context, i int, tok string) (net.Conn, []byte, error) {
-	conn, err := d.netDialer(i).DialContext(ctx, "tcp", d.cfg.Addr)
+	addr := d.addrFor(i)
+	conn, err := d.netDialer(i).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
-	left, err := clientHandshake(ctx, conn, d.cfg.Addr, d.wsPath, d.subprotocol(tok), d.cfg.Compat != CompatSeed)
+	left, err := clientHandshake(ctx, conn, addr, d.wsPath, d.subprotocol(tok), d.cfg.Compat != CompatSeed)
 	if err != nil {
 		conn.Close()
 		return nil, nil, err

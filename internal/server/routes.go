@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/shard"
 	"github.com/ics-chat/ics/internal/web"
@@ -69,6 +71,10 @@ func (s *Server) probeRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "dead"})
 			return
 		}
+		if s.ClusterLost() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "cluster_lost"})
+			return
+		}
 		if s.Draining() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 			return
@@ -123,7 +129,24 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		writeError(w, http.StatusInternalServerError, "internal", "could not issue a token")
 		return
 	}
+	if s.cluster != nil {
+		// Cluster-wide first: the name must be free on every node.
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		err := s.cluster.Reserve(ctx, nick, cl.ID)
+		cancel()
+		if errors.Is(err, cluster.ErrTaken) {
+			writeError(w, http.StatusConflict, "nickname_taken", "nickname "+nick+" is in use")
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, command.ErrServerBusy, err.Error())
+			return
+		}
+	}
 	if err := s.shards.Reserve(r.Context(), nick, cl.ID, cl.Expires, addr); err != nil {
+		if s.cluster != nil {
+			s.cluster.Release(nick, cl.ID)
+		}
 		if errors.Is(err, shard.ErrNicknameTaken) {
 			writeError(w, http.StatusConflict, "nickname_taken", "nickname "+nick+" is in use")
 			return

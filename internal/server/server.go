@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ics-chat/ics/internal/auth"
+	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/fanout"
 	"github.com/ics-chat/ics/internal/shard"
@@ -33,6 +35,10 @@ type Server struct {
 	ws       *wsio.Server
 	registry *prometheus.Registry
 	started  time.Time
+	cluster  *cluster.Node          // nil on a single node
+	lost     atomic.Bool            // the cluster was lost: not ready, clients closed
+	httpAddr atomic.Pointer[string] // the bound address, once the listener is up
+	bg       sync.WaitGroup
 
 	cancel   context.CancelFunc
 	stopOnce sync.Once
@@ -64,21 +70,29 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		l.SetLinger(cfg.FlushInterval)
 		l.SetMaxQueue(cfg.LoopQueue)
 	}
-	s.shards = shard.NewGroup(cfg.Shards, s.loops, shard.Options{
+	sopts := shard.Options{
 		InboxLimit: cfg.ShardInbox, PresenceMax: cfg.PresenceMax,
 		HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL, HistoryMaxBytes: cfg.HistoryMaxBytes,
 		// A reply the socket cannot take at once must not be what
 		// closes it as a slow consumer.
 		HistoryReplyMax: cfg.MaxBacklogBytes / 2,
 		ClaimTTL:        cfg.ClaimTTL, MaxClaimsPerAddr: cfg.MaxClaimsPerIP, MaxClaims: cfg.MaxClaims,
-	})
+	}
+	if cfg.Clustered() {
+		co := cluster.OptionsFrom(cfg)
+		co.Logger, co.Load, co.OnLost = log, s.load, s.onClusterLost
+		s.cluster = cluster.New(co)
+		sopts.Bridge = s.cluster
+	}
+	s.shards = shard.NewGroup(cfg.Shards, s.loops, sopts)
 	s.ws, err = wsio.New(wsio.Options{
-		Config: cfg,
-		Shards: s.shards,
-		Loops:  s.loops,
-		Issuer: iss,
-		HTTP:   s.routes(),
-		Logger: log,
+		Config:  cfg,
+		Shards:  s.shards,
+		Loops:   s.loops,
+		Issuer:  iss,
+		HTTP:    s.routes(),
+		Logger:  log,
+		Cluster: s.cluster,
 	})
 	if err != nil {
 		return nil, err
@@ -88,6 +102,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newCollector(s),
 	)
+	if s.cluster != nil {
+		s.registry.MustRegister(newClusterCollector(s.cluster))
+	}
 	return s, nil
 }
 
@@ -98,9 +115,21 @@ func (s *Server) Start(ctx context.Context) error {
 	s.cancel = cancel
 	s.started = time.Now()
 	s.shards.Start(sctx)
+	if s.cluster != nil {
+		// Before the listener: no client may claim a name the cluster
+		// does not know about.
+		if err := s.cluster.Start(ctx, s.shards); err != nil {
+			cancel()
+			s.shards.Wait()
+			return fmt.Errorf("join cluster as %s: %w", s.cfg.NodeID, err)
+		}
+	}
 	if err := s.ws.Start(ctx); err != nil {
 		cancel()
 		s.shards.Wait()
+		if s.cluster != nil {
+			s.cluster.Stop()
+		}
 		return err
 	}
 	if s.cfg.MetricsAddr != "" {
@@ -109,6 +138,8 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	a := s.ws.Addr().String()
+	s.httpAddr.Store(&a)
 	return nil
 }
 
@@ -141,6 +172,38 @@ func (s *Server) MetricsAddr() net.Addr {
 		return nil
 	}
 	return s.metricsLn.Addr()
+}
+
+// Cluster is the node's cluster membership (nil on a single node).
+func (s *Server) Cluster() *cluster.Node { return s.cluster }
+
+// ClusterLost reports whether the node lost its cluster (not ready).
+func (s *Server) ClusterLost() bool { return s.lost.Load() }
+
+// load is what the registry record says about this node.
+func (s *Server) load() cluster.Load {
+	l := cluster.Load{HTTP: s.cfg.HTTPAddr, Admin: s.cfg.AdminAddr, Conns: s.ws.Connections()}
+	if a := s.httpAddr.Load(); a != nil {
+		l.HTTP = *a
+	}
+	for i := 0; i < s.shards.Len(); i++ {
+		l.Rooms += s.shards.Shard(i).Stats().Rooms.Load()
+	}
+	return l
+}
+
+// onClusterLost turns the node not-ready and closes its clients with 1012,
+// so they reconnect to a node that still has the cluster: serving on would
+// break nickname uniqueness.
+func (s *Server) onClusterLost(string) {
+	s.lost.Store(true)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+		defer cancel()
+		_ = s.ws.Drain(ctx)
+	}()
 }
 
 // Addr is the bound HTTP/WebSocket address.
@@ -189,8 +252,12 @@ func (s *Server) Stop(ctx context.Context) error {
 			s.metricsWG.Wait()
 		}
 		err := s.ws.Stop(ctx)
+		s.bg.Wait()
 		s.cancel()
 		s.shards.Wait()
+		if s.cluster != nil {
+			s.cluster.Stop()
+		}
 		s.stopErr = err
 	})
 	return s.stopErr

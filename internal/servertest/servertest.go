@@ -44,7 +44,7 @@ func Start(tb testing.TB, tweak func(*config.Config)) *server.Server {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err := server.New(cfg, Logger())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -60,6 +60,9 @@ func Start(tb testing.TB, tweak func(*config.Config)) *server.Server {
 	})
 	return srv
 }
+
+// Logger discards the server's log.
+func Logger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // LeakOptions are the goleak options for packages that start servers:
 // gnet's package-level worker pool (ants) keeps its purge goroutines for the

@@ -27,6 +27,7 @@ const (
 	opRevoke
 	opCall
 	opHistory
+	opRemote
 )
 
 // op is one unit of work in a shard's inbox. Hot ops (publish) use only the
@@ -41,7 +42,7 @@ type op struct {
 type args struct {
 	room, nick, old, token, jti string
 	id                          []byte
-	create, pinned              bool
+	create, pinned, ensure      bool
 	next                        int
 	exp                         time.Time
 	info                        Member
@@ -52,6 +53,7 @@ type args struct {
 	history                     historyQuery
 	list                        *roomList
 	watch                       command.Watch
+	ev                          Event
 }
 
 // Member describes a connection to the shard that will hold it. Remote and
@@ -85,6 +87,12 @@ func (s *Shard) Join(peer fanout.Peer, room string, m Member) {
 // create is set) and replies PrepareResult. False means busy.
 func (s *Shard) Prepare(peer fanout.Peer, room string, create bool, id []byte) bool {
 	return s.offer(op{kind: opPrepare, peer: peer, x: &args{room: room, create: create, id: id}})
+}
+
+// PrepareKnown is Prepare for a cluster node: exists says whether the room
+// exists on another node, in which case a switch creates it here too.
+func (s *Shard) PrepareKnown(peer fanout.Peer, room string, create, exists bool, id []byte) bool {
+	return s.offer(op{kind: opPrepare, peer: peer, x: &args{room: room, create: create, ensure: exists, id: id}})
 }
 
 // Leave removes peer from its room on this shard (announcing `left`), then
@@ -206,5 +214,7 @@ func (s *Shard) handle(o *op) {
 		o.x.fn(s)
 	case opHistory:
 		s.answerHistory(o.peer, &o.x.history, o.x.id)
+	case opRemote:
+		s.remote(o.x.room, &o.x.ev)
 	}
 }

@@ -19,6 +19,10 @@ type room struct {
 	hist  history // recent message frames
 	hidx  int     // position in the shard's oldest-frame heap, -1 when out
 	hkey  int64   // heap key: time of the oldest frame (maybe stale, never later)
+
+	// remote are the members on other nodes, by nickname, known while
+	// this node watches the room (it has local members). Nil on a single node.
+	remote map[string]remoteMember
 }
 
 type member struct {
@@ -41,7 +45,9 @@ func (s *Shard) publish(p fanout.Peer, frame []byte) {
 	s.stats.MessagesIn.Add(1)
 	r := m.room
 	r.seq++
-	s.post(r, command.SealMessage(frame, r.seq))
+	sealed := command.SealMessage(frame, r.seq)
+	s.post(r, sealed)
+	s.bridgeOut(r, Event{Kind: EvMessage, Frame: sealed})
 }
 
 func (s *Shard) fanout(r *room, frame []byte) {
@@ -75,8 +81,12 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	}
 	s.members[p] = m
 	s.stats.Members.Add(1)
+	if len(r.members) == 1 {
+		s.bridgeWatch(r, true)
+	}
+	f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
+	s.bridgeOut(r, Event{Kind: EvJoined, Nick: m.Nick, Frame: f})
 	if s.presence(r) && len(r.members) > 1 {
-		f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
 		for _, o := range r.members[:len(r.members)-1] {
 			s.batch.AddAt(o.loop, o.peer, f)
 		}
@@ -101,7 +111,7 @@ func (s *Shard) prepare(p fanout.Peer, a *args) {
 	case a.create && r != nil:
 		fail(command.ErrRoomExists, "room "+a.room+" already exists")
 		return
-	case !a.create && (r == nil || r.deleting):
+	case !a.create && ((r == nil && !a.ensure) || (r != nil && r.deleting)):
 		fail(command.ErrRoomNotFound, "no room named "+a.room)
 		return
 	case r == nil:
@@ -140,13 +150,24 @@ func (s *Shard) remove(m *member) {
 	}
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
-	f := command.AppendMembership(nil, command.FrameLeft, r.name, m.Nick)
+	f := leftFrame(r.name, m.Nick)
 	if s.presence(r) {
 		s.fanout(r, f)
+	}
+	s.bridgeOut(r, Event{Kind: EvLeft, Nick: m.Nick, Frame: f})
+	if len(r.members) == 0 {
+		// No longer watched: what we knew of the other nodes' members
+		// goes stale from here on.
+		r.remote = nil
+		s.bridgeWatch(r, false)
 	}
 	s.batch.AddAt(m.loop, m.peer, f)
 	s.stats.Deliveries.Add(1)
 	s.maybeDelete(r)
+}
+
+func leftFrame(room, nick string) []byte {
+	return command.AppendMembership(nil, command.FrameLeft, room, nick)
 }
 
 // presence reports whether r is small enough to announce joins and leaves
@@ -173,6 +194,7 @@ func (s *Shard) rename(p fanout.Peer, a *args) {
 	m.Nick = a.nick
 	r := m.room
 	f := command.AppendNick(nil, a.old, a.nick, r.name, "", nil)
+	s.bridgeOut(r, Event{Kind: EvNick, Nick: a.nick, Old: a.old, Frame: f})
 	for _, o := range r.members {
 		if o != m {
 			s.batch.AddAt(o.loop, o.peer, f)
@@ -192,6 +214,9 @@ func (s *Shard) listUsers(p fanout.Peer, id []byte) {
 	for _, o := range m.room.members {
 		names = append(names, o.Nick)
 	}
+	for nick := range m.room.remote {
+		names = append(names, nick)
+	}
 	slices.Sort(names)
 	s.batch.Add(p, command.AppendList(nil, command.FrameUsers, names, id))
 	clear(names)
@@ -205,7 +230,8 @@ type gather struct {
 	peer  fanout.Peer
 	id    []byte
 	watch command.Watch
-	ver   uint64 // roomsVersion when the gather began
+	ver   uint64   // roomsVersion when the gather began
+	extra []string // rooms of other nodes (clustered; never cached)
 }
 
 // ListRooms replies to peer with every room, sorted. While no room was
@@ -216,8 +242,14 @@ type gather struct {
 // unsubscribes it); the shard that holds peer's membership records it.
 // False means busy (answer server_busy).
 func (g *Group) ListRooms(peer fanout.Peer, roomShard int, id []byte, watch command.Watch) bool {
+	return g.ListRoomsWith(peer, roomShard, id, watch, nil)
+}
+
+// ListRoomsWith is ListRooms with the rooms of other nodes (extra) merged
+// in; such an answer is neither taken from the cache nor cached.
+func (g *Group) ListRoomsWith(peer fanout.Peer, roomShard int, id []byte, watch command.Watch, extra []string) bool {
 	ver := g.roomsVersion()
-	if c := g.roomList.Load(); c != nil && c.ver == ver {
+	if c := g.roomList.Load(); extra == nil && c != nil && c.ver == ver {
 		return g.shards[roomShard].offer(op{kind: opListRooms, peer: peer, x: &args{id: id, list: c, watch: watch}})
 	}
 	for _, s := range g.shards {
@@ -226,7 +258,7 @@ func (g *Group) ListRooms(peer fanout.Peer, roomShard int, id []byte, watch comm
 			return false
 		}
 	}
-	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id, watch: watch, ver: ver}
+	ga := &gather{parts: make([][]string, len(g.shards)), peer: peer, id: id, watch: watch, ver: ver, extra: extra}
 	ga.left.Store(int32(len(g.shards)))
 	for _, s := range g.shards {
 		s.in.put(op{kind: opListRooms, x: &args{gather: ga}})
@@ -269,11 +301,14 @@ func (s *Shard) listRooms(ga *gather) {
 	}
 	// Last shard: the atomic decrement orders every other shard's write
 	// of its part before this read.
-	var all []string
+	all := slices.Clone(ga.extra)
 	for _, p := range ga.parts {
 		all = append(all, p...)
 	}
 	slices.Sort(all)
-	s.g.roomList.Store(&roomList{ver: ga.ver, names: all})
+	all = slices.Compact(all)
+	if ga.extra == nil {
+		s.g.roomList.Store(&roomList{ver: ga.ver, names: all})
+	}
 	s.batch.Add(ga.peer, command.AppendList(nil, command.FrameRooms, all, ga.id))
 }

@@ -41,6 +41,8 @@ type Options struct {
 	HistoryTTL      time.Duration
 	HistoryMaxBytes int64
 	HistoryReplyMax int
+	// Bridge carries room events to other nodes (nil: a single node).
+	Bridge Bridge
 }
 
 // DefaultRoomsPushInterval bounds how often watchers get a new room list.

@@ -21,6 +21,8 @@ type Stats struct {
 	HistoryEvictSize  atomic.Uint64 // frames dropped: room over -history-size
 	HistoryEvictAge   atomic.Uint64 // frames dropped: older than -history-ttl
 	HistoryEvictBytes atomic.Uint64 // frames dropped: shard over its -history-max-bytes share
+
+	RemoteIn atomic.Uint64 // chat messages received from other nodes
 }
 
 func (s *Stats) observeDepth(n int) {

@@ -43,9 +43,7 @@ func (c *conn) command(p []byte) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:
-		if !g.ListRooms(c, int(c.roomShard), bytes.Clone(cmd.ID), cmd.Watch) {
-			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
-		}
+		c.listRooms(bytes.Clone(cmd.ID), cmd.Watch)
 	case command.TypeHistory:
 		if !g.Shard(int(c.roomShard)).History(c, cmd.Since, cmd.HasSince, string(cmd.Arg), cmd.HasEpoch, cmd.Limit, bytes.Clone(cmd.ID)) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
@@ -72,7 +70,7 @@ func (c *conn) switchRoom(name string, create bool, id []byte) {
 	t := g.RoomShard(name)
 	x := c.ext()
 	c.pend, x.pendRoom, x.pendShard, x.pendID = pendPrepare, name, t, bytes.Clone(id)
-	if !g.Shard(t).Prepare(c, name, create, x.pendID) {
+	if !c.prepare(t, name, create, x.pendID) {
 		c.pend = pendNone
 		c.sendError(command.ErrServerBusy, "server busy, retry", id)
 	}
@@ -96,11 +94,10 @@ func (c *conn) setNick(name string, id []byte) {
 		c.sendError(command.ErrInternal, "could not issue a token", id)
 		return
 	}
-	g := c.srv.shards
 	x := c.ext()
 	c.pend, x.pendNick, x.pendTok, x.pendID = pendNick, name, token, bytes.Clone(id)
 	x.pendToken = tokenRef{nick: name, jti: cl.ID, exp: cl.Expires}
-	if !g.Shard(g.NickShard(name)).SetNick(c, name, cl.ID, cl.Expires) {
+	if !c.setNickOn(name, x.pendToken) {
 		c.pend, x.pendNick, x.pendTok, x.pendID = pendNone, "", "", nil
 		c.sendError(command.ErrServerBusy, "server busy, retry", id)
 	}
@@ -119,6 +116,9 @@ func (c *conn) revokeTokens() {
 	g := c.srv.shards
 	for _, t := range c.tokens {
 		g.Shard(g.NickShard(t.nick)).Revoke(t.jti, t.exp)
+		if n := c.srv.cluster; n != nil {
+			n.Revoke(t.nick, t.jti, t.exp) // a token works on every node: refuse it on every node
+		}
 	}
 }
 
@@ -134,6 +134,7 @@ func (c *conn) cleanup() {
 	}
 	if c.nick != "" && c.state == stWS {
 		g.Shard(g.NickShard(c.nick)).Release(c.nick, c)
+		c.releaseNick(c.nick, c.jtiOf(c.nick))
 	}
 }
 
@@ -143,6 +144,9 @@ func (c *conn) Control(ctl any) {
 	switch v := ctl.(type) {
 	case shard.ClaimResult:
 		c.onClaim(v)
+		return
+	case errorReply:
+		c.sendError(v.code, v.msg, v.id)
 		return
 	case shard.PrepareResult:
 		if c.closed || c.cleaned {
@@ -171,16 +175,21 @@ func (c *conn) Control(ctl any) {
 			if v.OK {
 				g.Shard(g.NickShard(v.Nick)).Release(v.Nick, c)
 			}
+			if c.x != nil {
+				c.releaseNick(v.Nick, c.x.pendToken.jti)
+			}
 			return
 		}
 		c.pend = pendNone
 		x := c.ext()
 		if !v.OK {
+			c.releaseNick(v.Nick, x.pendToken.jti) // a no-op unless we claimed it
 			c.sendError(v.Code, v.Msg, x.pendID)
 			break
 		}
 		old := c.nick
 		g.Shard(g.NickShard(old)).Release(old, c)
+		c.releaseNick(old, c.jtiOf(old))
 		c.nick = v.Nick
 		c.tokens = append(c.tokens, x.pendToken)
 		g.Shard(int(c.roomShard)).Rename(c, old, v.Nick, x.pendTok, x.pendID)

@@ -167,7 +167,7 @@ func (c *conn) upgrade(head []byte) {
 	c.counted = true
 	c.srv.wsConns.Add(1)
 	c.ls.stats.WSConns.Add(1)
-	c.srv.shards.Shard(c.srv.shards.NickShard(cl.Nickname)).Claim(c, cl.Nickname, cl.ID, cl.Expires)
+	c.claimNick(cl.Nickname, cl.ID, c.tokens[len(c.tokens)-1])
 }
 
 // onClaim completes or refuses the upgrade.
@@ -176,14 +176,19 @@ func (c *conn) onClaim(r shard.ClaimResult) {
 		if r.OK {
 			c.srv.shards.Shard(c.srv.shards.NickShard(c.nick)).Release(c.nick, c)
 		}
+		c.releaseNick(c.nick, c.jtiOf(c.nick))
 		return
 	}
 	if !r.OK {
 		c.ls.stats.Rejected.Add(1)
 		code := "nickname_taken"
-		if r.Status == http.StatusUnauthorized {
+		switch r.Status {
+		case http.StatusUnauthorized:
 			code = "token_revoked"
+		case http.StatusServiceUnavailable:
+			code = command.ErrServerBusy
 		}
+		c.releaseNick(c.nick, c.jtiOf(c.nick)) // a no-op unless we claimed it
 		c.nick = ""
 		_, _ = c.gc.Write(httpErrorResponse(r.Status, code, r.Reason))
 		c.drop()

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ics-chat/ics/internal/auth"
+	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/fanout"
@@ -35,15 +36,18 @@ type Options struct {
 	// HTTP serves every request that is not a WebSocket upgrade.
 	HTTP   http.Handler
 	Logger *slog.Logger
+	// Cluster is this node's cluster membership (nil: a single node).
+	Cluster *cluster.Node
 }
 
 // Server is the gnet engine and everything that runs on its event loops.
 type Server struct {
-	cfg    config.Config
-	shards *shard.Group
-	issuer *auth.Issuer
-	http   http.Handler
-	log    *slog.Logger
+	cfg     config.Config
+	shards  *shard.Group
+	cluster *cluster.Node
+	issuer  *auth.Issuer
+	http    http.Handler
+	log     *slog.Logger
 
 	eng      gnet.Engine
 	addr     net.Addr
@@ -84,6 +88,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		cfg:       o.Config,
 		shards:    o.Shards,
+		cluster:   o.Cluster,
 		issuer:    o.Issuer,
 		http:      o.HTTP,
 		log:       o.Logger,

@@ -36,7 +36,8 @@ Commands:
   stats                      node, shard and event-loop statistics
   watch [-interval 1s] [-count N]
                              stats again every interval until interrupted
-  rooms                      every room: members, owning shard, seq and history bytes
+  nodes                      the cluster's nodes (registry): addresses, start, load
+  rooms                      every room (cluster-wide): members, owning shard, seq and history bytes
   users [-room ROOM]         connected users (of one room, or all)
   kick [-reason TEXT] NICK   close NICK's connection (4001) and free the nickname
   broadcast [-room ROOM] TEXT
@@ -106,7 +107,7 @@ func Run(args []string, env func(string) (string, bool), stdout, stderr io.Write
 		fs.IntVar(&o.count, "count", 0, "stop after this many snapshots (0: until interrupted)")
 	case "drain":
 		fs.DurationVar(&o.drainTimeout, "drain-timeout", 0, "longest to wait for clients (default: the server's -drain-timeout)")
-	case "stats", "create-room", "delete-room":
+	case "stats", "nodes", "create-room", "delete-room":
 	default:
 		fmt.Fprintf(stderr, "server admin: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -231,6 +232,27 @@ func (c *client) run(cmd string, pos []string, w io.Writer) error {
 			tw.Flush()
 		}
 		return nil
+	case "nodes":
+		if err := need(pos, 0, "no arguments"); err != nil {
+			return err
+		}
+		ctx, cancel := c.ctx(bg, c.o.timeout)
+		defer cancel()
+		r, err := c.api.ListNodes(ctx, &adminv1.ListNodesRequest{})
+		if err != nil {
+			return err
+		}
+		return c.print(w, r, func(tw *tabwriter.Writer) {
+			fmt.Fprintln(tw, "NODE\tHTTP\tADMIN\tSTARTED\tCONNECTIONS\tROOMS\t")
+			for _, n := range r.Nodes {
+				self := ""
+				if n.Self {
+					self = "(this node)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", n.Id, n.HttpAddr, n.AdminAddr,
+					n.StartTime.AsTime().UTC().Format(time.RFC3339), n.Connections, n.Rooms, self)
+			}
+		})
 	case "rooms":
 		if err := need(pos, 0, "no arguments"); err != nil {
 			return err
@@ -378,8 +400,8 @@ func statsTable(tw *tabwriter.Writer, r *adminv1.GetStatsResponse) {
 	for _, l := range r.GetLoops() {
 		sockets += l.GetSockets()
 	}
-	fmt.Fprintf(tw, "version %s\tup %s (since %s)\tgoroutines %d\theap %s\tgc %d\tconnections %d (sockets %d)\tdraining %t\n",
-		n.GetVersion(), n.GetUptime().AsDuration().Round(time.Second), n.GetStartTime().AsTime().Local().Format(time.DateTime),
+	fmt.Fprintf(tw, "node %s\tversion %s\tup %s (since %s)\tgoroutines %d\theap %s\tgc %d\tconnections %d (sockets %d)\tdraining %t\n",
+		n.GetNodeId(), n.GetVersion(), n.GetUptime().AsDuration().Round(time.Second), n.GetStartTime().AsTime().Local().Format(time.DateTime),
 		n.GetGoroutines(), bytesStr(n.GetHeapAllocBytes()), n.GetGcCount(), n.GetConnections(), sockets, n.GetDraining())
 	tw.Flush()
 	fmt.Fprintln(tw)

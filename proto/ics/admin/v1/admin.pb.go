@@ -8,6 +8,12 @@
 //   authorization: Bearer <token>
 // and fails with UNAUTHENTICATED without it.
 //
+// On a clustered node (-cluster-listen or -nats-url) ListRooms, ListUsers,
+// Kick and Broadcast act on the whole cluster: the node asks every other
+// node and merges the answers that arrive within its deadline (1 s).
+// GetStats, WatchStats, CreateRoom, DeleteRoom and Drain concern the node
+// answering; ListNodes lists the registry.
+//
 // Status codes: NOT_FOUND for an unknown room or user, INVALID_ARGUMENT for
 // a bad name, page size or page token, ALREADY_EXISTS when creating a room
 // that exists, FAILED_PRECONDITION for changes while the server is draining
@@ -213,8 +219,11 @@ type NodeStats struct {
 	// Whether a drain has begun.
 	Draining bool `protobuf:"varint,9,opt,name=draining,proto3" json:"draining,omitempty"`
 	// Number of shards and event loops.
-	ShardCount    int32 `protobuf:"varint,10,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
-	LoopCount     int32 `protobuf:"varint,11,opt,name=loop_count,json=loopCount,proto3" json:"loop_count,omitempty"`
+	ShardCount int32 `protobuf:"varint,10,opt,name=shard_count,json=shardCount,proto3" json:"shard_count,omitempty"`
+	LoopCount  int32 `protobuf:"varint,11,opt,name=loop_count,json=loopCount,proto3" json:"loop_count,omitempty"`
+	// The node's id (-node-id) and whether it runs in a cluster.
+	NodeId        string `protobuf:"bytes,12,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Clustered     bool   `protobuf:"varint,13,opt,name=clustered,proto3" json:"clustered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -324,6 +333,20 @@ func (x *NodeStats) GetLoopCount() int32 {
 		return x.LoopCount
 	}
 	return 0
+}
+
+func (x *NodeStats) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeStats) GetClustered() bool {
+	if x != nil {
+		return x.Clustered
+	}
+	return false
 }
 
 // ShardStats are one shard's gauges and counters (counters since start).
@@ -766,7 +789,8 @@ type Room struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Connections in the room now.
 	MemberCount int64 `protobuf:"varint,2,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
-	// Index of the shard that owns the room (its name's hash).
+	// Index of the shard that owns the room (its name's hash) on the node
+	// answering; -1 for a room that only exists on other nodes.
 	Shard int32 `protobuf:"varint,3,opt,name=shard,proto3" json:"shard,omitempty"`
 	// The room's last message number (0 before the first); `seq` of
 	// PROTOCOL.md "History and recovery".
@@ -980,7 +1004,9 @@ type User struct {
 	// Chat messages the user has sent on this connection.
 	MessagesSent uint64 `protobuf:"varint,5,opt,name=messages_sent,json=messagesSent,proto3" json:"messages_sent,omitempty"`
 	// Bytes written to the socket but not yet sent to the client.
-	BacklogBytes  int64 `protobuf:"varint,6,opt,name=backlog_bytes,json=backlogBytes,proto3" json:"backlog_bytes,omitempty"`
+	BacklogBytes int64 `protobuf:"varint,6,opt,name=backlog_bytes,json=backlogBytes,proto3" json:"backlog_bytes,omitempty"`
+	// The node the user is connected to.
+	Node          string `protobuf:"bytes,7,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1055,6 +1081,13 @@ func (x *User) GetBacklogBytes() int64 {
 		return x.BacklogBytes
 	}
 	return 0
+}
+
+func (x *User) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 type KickRequest struct {
@@ -1525,6 +1558,190 @@ func (x *DrainResponse) GetRemaining() int64 {
 	return 0
 }
 
+type ListNodesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesRequest) Reset() {
+	*x = ListNodesRequest{}
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesRequest) ProtoMessage() {}
+
+func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
+func (*ListNodesRequest) Descriptor() ([]byte, []int) {
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+type ListNodesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*Node                `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesResponse) Reset() {
+	*x = ListNodesResponse{}
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesResponse) ProtoMessage() {}
+
+func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
+func (*ListNodesResponse) Descriptor() ([]byte, []int) {
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListNodesResponse) GetNodes() []*Node {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+// Node is one node's registry record.
+type Node struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// HTTP/WebSocket and admin addresses the node listens on.
+	HttpAddr  string                 `protobuf:"bytes,2,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	AdminAddr string                 `protobuf:"bytes,3,opt,name=admin_addr,json=adminAddr,proto3" json:"admin_addr,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// When the node last refreshed its record (every second or so).
+	Updated     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated,proto3" json:"updated,omitempty"`
+	Connections int64                  `protobuf:"varint,6,opt,name=connections,proto3" json:"connections,omitempty"`
+	Rooms       int64                  `protobuf:"varint,7,opt,name=rooms,proto3" json:"rooms,omitempty"`
+	// True for the node that answered.
+	Self          bool `protobuf:"varint,8,opt,name=self,proto3" json:"self,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Node) Reset() {
+	*x = Node{}
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Node) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Node) ProtoMessage() {}
+
+func (x *Node) ProtoReflect() protoreflect.Message {
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Node.ProtoReflect.Descriptor instead.
+func (*Node) Descriptor() ([]byte, []int) {
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Node) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Node) GetHttpAddr() string {
+	if x != nil {
+		return x.HttpAddr
+	}
+	return ""
+}
+
+func (x *Node) GetAdminAddr() string {
+	if x != nil {
+		return x.AdminAddr
+	}
+	return ""
+}
+
+func (x *Node) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Node) GetUpdated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
+func (x *Node) GetConnections() int64 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *Node) GetRooms() int64 {
+	if x != nil {
+		return x.Rooms
+	}
+	return 0
+}
+
+func (x *Node) GetSelf() bool {
+	if x != nil {
+		return x.Self
+	}
+	return false
+}
+
 var File_ics_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_ics_admin_v1_admin_proto_rawDesc = "" +
@@ -1537,7 +1754,7 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12+\n" +
 	"\x04node\x18\x02 \x01(\v2\x17.ics.admin.v1.NodeStatsR\x04node\x120\n" +
 	"\x06shards\x18\x03 \x03(\v2\x18.ics.admin.v1.ShardStatsR\x06shards\x12-\n" +
-	"\x05loops\x18\x04 \x03(\v2\x17.ics.admin.v1.LoopStatsR\x05loops\"\x9c\x03\n" +
+	"\x05loops\x18\x04 \x03(\v2\x17.ics.admin.v1.LoopStatsR\x05loops\"\xd3\x03\n" +
 	"\tNodeStats\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -1555,7 +1772,9 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	" \x01(\x05R\n" +
 	"shardCount\x12\x1d\n" +
 	"\n" +
-	"loop_count\x18\v \x01(\x05R\tloopCount\"\x8b\x03\n" +
+	"loop_count\x18\v \x01(\x05R\tloopCount\x12\x17\n" +
+	"\anode_id\x18\f \x01(\tR\x06nodeId\x12\x1c\n" +
+	"\tclustered\x18\r \x01(\bR\tclustered\"\x8b\x03\n" +
 	"\n" +
 	"ShardStats\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x14\n" +
@@ -1615,7 +1834,7 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"e\n" +
 	"\x11ListUsersResponse\x12(\n" +
 	"\x05users\x18\x01 \x03(\v2\x12.ics.admin.v1.UserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe6\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xfa\x01\n" +
 	"\x04User\x12\x1a\n" +
 	"\bnickname\x18\x01 \x01(\tR\bnickname\x12\x12\n" +
 	"\x04room\x18\x02 \x01(\tR\x04room\x12\x1f\n" +
@@ -1623,7 +1842,8 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"remoteAddr\x12C\n" +
 	"\x0fconnected_since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0econnectedSince\x12#\n" +
 	"\rmessages_sent\x18\x05 \x01(\x04R\fmessagesSent\x12#\n" +
-	"\rbacklog_bytes\x18\x06 \x01(\x03R\fbacklogBytes\"A\n" +
+	"\rbacklog_bytes\x18\x06 \x01(\x03R\fbacklogBytes\x12\x12\n" +
+	"\x04node\x18\a \x01(\tR\x04node\"A\n" +
 	"\vKickRequest\x12\x1a\n" +
 	"\bnickname\x18\x01 \x01(\tR\bnickname\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x0e\n" +
@@ -1647,7 +1867,21 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"\fDrainRequest\x123\n" +
 	"\atimeout\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"-\n" +
 	"\rDrainResponse\x12\x1c\n" +
-	"\tremaining\x18\x01 \x01(\x03R\tremaining2\xb7\x05\n" +
+	"\tremaining\x18\x01 \x01(\x03R\tremaining\"\x12\n" +
+	"\x10ListNodesRequest\"=\n" +
+	"\x11ListNodesResponse\x12(\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x12.ics.admin.v1.NodeR\x05nodes\"\x8f\x02\n" +
+	"\x04Node\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\thttp_addr\x18\x02 \x01(\tR\bhttpAddr\x12\x1d\n" +
+	"\n" +
+	"admin_addr\x18\x03 \x01(\tR\tadminAddr\x129\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x124\n" +
+	"\aupdated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x12 \n" +
+	"\vconnections\x18\x06 \x01(\x03R\vconnections\x12\x14\n" +
+	"\x05rooms\x18\a \x01(\x03R\x05rooms\x12\x12\n" +
+	"\x04self\x18\b \x01(\bR\x04self2\x85\x06\n" +
 	"\fAdminService\x12I\n" +
 	"\bGetStats\x12\x1d.ics.admin.v1.GetStatsRequest\x1a\x1e.ics.admin.v1.GetStatsResponse\x12O\n" +
 	"\n" +
@@ -1660,7 +1894,8 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"CreateRoom\x12\x1f.ics.admin.v1.CreateRoomRequest\x1a .ics.admin.v1.CreateRoomResponse\x12O\n" +
 	"\n" +
 	"DeleteRoom\x12\x1f.ics.admin.v1.DeleteRoomRequest\x1a .ics.admin.v1.DeleteRoomResponse\x12@\n" +
-	"\x05Drain\x12\x1a.ics.admin.v1.DrainRequest\x1a\x1b.ics.admin.v1.DrainResponseB4Z2github.com/ics-chat/ics/proto/ics/admin/v1;adminv1b\x06proto3"
+	"\x05Drain\x12\x1a.ics.admin.v1.DrainRequest\x1a\x1b.ics.admin.v1.DrainResponse\x12L\n" +
+	"\tListNodes\x12\x1e.ics.admin.v1.ListNodesRequest\x1a\x1f.ics.admin.v1.ListNodesResponseB4Z2github.com/ics-chat/ics/proto/ics/admin/v1;adminv1b\x06proto3"
 
 var (
 	file_ics_admin_v1_admin_proto_rawDescOnce sync.Once
@@ -1674,7 +1909,7 @@ func file_ics_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_ics_admin_v1_admin_proto_rawDescData
 }
 
-var file_ics_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_ics_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_ics_admin_v1_admin_proto_goTypes = []any{
 	(*GetStatsRequest)(nil),       // 0: ics.admin.v1.GetStatsRequest
 	(*WatchStatsRequest)(nil),     // 1: ics.admin.v1.WatchStatsRequest
@@ -1698,45 +1933,53 @@ var file_ics_admin_v1_admin_proto_goTypes = []any{
 	(*DeleteRoomResponse)(nil),    // 19: ics.admin.v1.DeleteRoomResponse
 	(*DrainRequest)(nil),          // 20: ics.admin.v1.DrainRequest
 	(*DrainResponse)(nil),         // 21: ics.admin.v1.DrainResponse
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*ListNodesRequest)(nil),      // 22: ics.admin.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 23: ics.admin.v1.ListNodesResponse
+	(*Node)(nil),                  // 24: ics.admin.v1.Node
+	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_ics_admin_v1_admin_proto_depIdxs = []int32{
-	22, // 0: ics.admin.v1.WatchStatsRequest.interval:type_name -> google.protobuf.Duration
-	23, // 1: ics.admin.v1.GetStatsResponse.time:type_name -> google.protobuf.Timestamp
+	25, // 0: ics.admin.v1.WatchStatsRequest.interval:type_name -> google.protobuf.Duration
+	26, // 1: ics.admin.v1.GetStatsResponse.time:type_name -> google.protobuf.Timestamp
 	3,  // 2: ics.admin.v1.GetStatsResponse.node:type_name -> ics.admin.v1.NodeStats
 	4,  // 3: ics.admin.v1.GetStatsResponse.shards:type_name -> ics.admin.v1.ShardStats
 	5,  // 4: ics.admin.v1.GetStatsResponse.loops:type_name -> ics.admin.v1.LoopStats
-	23, // 5: ics.admin.v1.NodeStats.start_time:type_name -> google.protobuf.Timestamp
-	22, // 6: ics.admin.v1.NodeStats.uptime:type_name -> google.protobuf.Duration
+	26, // 5: ics.admin.v1.NodeStats.start_time:type_name -> google.protobuf.Timestamp
+	25, // 6: ics.admin.v1.NodeStats.uptime:type_name -> google.protobuf.Duration
 	8,  // 7: ics.admin.v1.ListRoomsResponse.rooms:type_name -> ics.admin.v1.Room
 	11, // 8: ics.admin.v1.ListUsersResponse.users:type_name -> ics.admin.v1.User
-	23, // 9: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
+	26, // 9: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
 	8,  // 10: ics.admin.v1.CreateRoomResponse.room:type_name -> ics.admin.v1.Room
-	22, // 11: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
-	0,  // 12: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
-	1,  // 13: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
-	6,  // 14: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
-	9,  // 15: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
-	12, // 16: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
-	14, // 17: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
-	16, // 18: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
-	18, // 19: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
-	20, // 20: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
-	2,  // 21: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
-	2,  // 22: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
-	7,  // 23: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
-	10, // 24: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
-	13, // 25: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
-	15, // 26: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
-	17, // 27: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
-	19, // 28: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
-	21, // 29: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	25, // 11: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
+	24, // 12: ics.admin.v1.ListNodesResponse.nodes:type_name -> ics.admin.v1.Node
+	26, // 13: ics.admin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
+	26, // 14: ics.admin.v1.Node.updated:type_name -> google.protobuf.Timestamp
+	0,  // 15: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
+	1,  // 16: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
+	6,  // 17: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
+	9,  // 18: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
+	12, // 19: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
+	14, // 20: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
+	16, // 21: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
+	18, // 22: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
+	20, // 23: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
+	22, // 24: ics.admin.v1.AdminService.ListNodes:input_type -> ics.admin.v1.ListNodesRequest
+	2,  // 25: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
+	2,  // 26: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
+	7,  // 27: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
+	10, // 28: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
+	13, // 29: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
+	15, // 30: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
+	17, // 31: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
+	19, // 32: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
+	21, // 33: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
+	23, // 34: ics.admin.v1.AdminService.ListNodes:output_type -> ics.admin.v1.ListNodesResponse
+	25, // [25:35] is the sub-list for method output_type
+	15, // [15:25] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_ics_admin_v1_admin_proto_init() }
@@ -1750,7 +1993,7 @@ func file_ics_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ics_admin_v1_admin_proto_rawDesc), len(file_ics_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -8,6 +8,12 @@
 //   authorization: Bearer <token>
 // and fails with UNAUTHENTICATED without it.
 //
+// On a clustered node (-cluster-listen or -nats-url) ListRooms, ListUsers,
+// Kick and Broadcast act on the whole cluster: the node asks every other
+// node and merges the answers that arrive within its deadline (1 s).
+// GetStats, WatchStats, CreateRoom, DeleteRoom and Drain concern the node
+// answering; ListNodes lists the registry.
+//
 // Status codes: NOT_FOUND for an unknown room or user, INVALID_ARGUMENT for
 // a bad name, page size or page token, ALREADY_EXISTS when creating a room
 // that exists, FAILED_PRECONDITION for changes while the server is draining
@@ -43,6 +49,7 @@ const (
 	AdminService_CreateRoom_FullMethodName = "/ics.admin.v1.AdminService/CreateRoom"
 	AdminService_DeleteRoom_FullMethodName = "/ics.admin.v1.AdminService/DeleteRoom"
 	AdminService_Drain_FullMethodName      = "/ics.admin.v1.AdminService/Drain"
+	AdminService_ListNodes_FullMethodName  = "/ics.admin.v1.AdminService/ListNodes"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -80,6 +87,9 @@ type AdminServiceClient interface {
 	// gone or the deadline passes. When run by the `server` command, the
 	// process then shuts down as after SIGTERM.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
+	// ListNodes lists the cluster's nodes from the registry (one entry, this
+	// node, when it is not clustered), sorted by id.
+	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
 }
 
 type adminServiceClient struct {
@@ -189,6 +199,16 @@ func (c *adminServiceClient) Drain(ctx context.Context, in *DrainRequest, opts .
 	return out, nil
 }
 
+func (c *adminServiceClient) ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNodesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListNodes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -224,6 +244,9 @@ type AdminServiceServer interface {
 	// gone or the deadline passes. When run by the `server` command, the
 	// process then shuts down as after SIGTERM.
 	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
+	// ListNodes lists the cluster's nodes from the registry (one entry, this
+	// node, when it is not clustered), sorted by id.
+	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -260,6 +283,9 @@ func (UnimplementedAdminServiceServer) DeleteRoom(context.Context, *DeleteRoomRe
 }
 func (UnimplementedAdminServiceServer) Drain(context.Context, *DrainRequest) (*DrainResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedAdminServiceServer) ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNodes not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -437,6 +463,24 @@ func _AdminService_Drain_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListNodes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNodesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListNodes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListNodes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListNodes(ctx, req.(*ListNodesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -475,6 +519,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Drain",
 			Handler:    _AdminService_Drain_Handler,
+		},
+		{
+			MethodName: "ListNodes",
+			Handler:    _AdminService_ListNodes_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

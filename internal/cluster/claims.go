@@ -1,0 +1,176 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrTaken is returned when another token holds the nickname somewhere in
+// the cluster.
+var ErrTaken = errors.New("nickname in use in the cluster")
+
+// owner is who holds a claim, from the claims bucket.
+type owner struct {
+	inc string
+	jti string
+	rev uint64
+}
+
+// pending is an /auth claim of this node that no /ws has used yet.
+type pending struct {
+	jti      string
+	deadline time.Time
+}
+
+type claimRef struct {
+	key string
+	rev uint64
+}
+
+// claimKey is the bucket key of nick: uniqueness is case-insensitive.
+func claimKey(nick string) string { return strings.ToLower(nick) }
+
+func (n *Node) claimValue(jti string) []byte { return []byte(n.inc + " " + jti) }
+
+func parseOwner(v []byte, rev uint64) owner {
+	inc, jti, _ := strings.Cut(string(v), " ")
+	return owner{inc: inc, jti: jti, rev: rev}
+}
+
+// Reserve claims nick for a token /auth just issued. It waits for JetStream
+// (call it off the event loops). ErrTaken when someone else holds it.
+func (n *Node) Reserve(ctx context.Context, nick, jti string) error {
+	key := claimKey(nick)
+	if _, err := n.claims.Create(ctx, key, n.claimValue(jti)); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			n.stats.ClaimConflicts.Add(1)
+			return ErrTaken
+		}
+		return fmt.Errorf("claim nickname %q: %w", nick, err)
+	}
+	n.mu.Lock()
+	n.pending[key] = pending{jti: jti, deadline: time.Now().Add(n.opts.ClaimWindow)}
+	n.mu.Unlock()
+	return nil
+}
+
+// Claim binds nick to a /ws connection of token jti on this node: free, or
+// already held by the same token (on any node: it moves here). ErrTaken
+// when another token holds it.
+func (n *Node) Claim(ctx context.Context, nick, jti string) error {
+	key := claimKey(nick)
+	for range 3 {
+		e, err := n.claims.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			_, err = n.claims.Create(ctx, key, n.claimValue(jti))
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue // raced with another claim: look again
+			}
+		case err != nil:
+		default:
+			o := parseOwner(e.Value(), e.Revision())
+			if o.jti != jti {
+				n.stats.ClaimConflicts.Add(1)
+				return ErrTaken
+			}
+			if o.inc != n.inc {
+				_, err = n.claims.Update(ctx, key, n.claimValue(jti), e.Revision())
+				if errors.Is(err, jetstream.ErrKeyExists) {
+					continue
+				}
+				if err == nil {
+					n.takeover(o.inc, nick, jti)
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("claim nickname %q: %w", nick, err)
+		}
+		n.mu.Lock()
+		delete(n.pending, key)
+		n.mu.Unlock()
+		return nil
+	}
+	n.stats.ClaimConflicts.Add(1)
+	return ErrTaken
+}
+
+// Release frees nick if this node still holds it for token jti. It
+// queues the work and returns at once.
+func (n *Node) Release(nick, jti string) {
+	key := claimKey(nick)
+	n.mu.Lock()
+	if p, ok := n.pending[key]; ok && p.jti == jti {
+		delete(n.pending, key)
+	}
+	n.mu.Unlock()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := n.reqCtx()
+		defer cancel()
+		n.release(ctx, key, jti)
+	}()
+}
+
+func (n *Node) release(ctx context.Context, key, jti string) {
+	e, err := n.claims.Get(ctx, key)
+	if err != nil {
+		return
+	}
+	if o := parseOwner(e.Value(), e.Revision()); o.inc == n.inc && o.jti == jti {
+		_ = n.claims.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+	}
+}
+
+// expirePending frees /auth claims whose window passed unused.
+func (n *Node) expirePending(ctx context.Context, now time.Time) {
+	n.mu.Lock()
+	var due []claimRef
+	var jtis []string
+	for key, p := range n.pending {
+		if now.After(p.deadline) {
+			due = append(due, claimRef{key: key})
+			jtis = append(jtis, p.jti)
+			delete(n.pending, key)
+		}
+	}
+	n.mu.Unlock()
+	for i, c := range due {
+		rctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+		n.release(rctx, c.key, jtis[i])
+		cancel()
+	}
+}
+
+// watchClaims mirrors the claims bucket's owners, so the claims of a dead
+// node can be found without reading every key.
+func (n *Node) watchClaims(ctx context.Context, w jetstream.KeyWatcher) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				continue // end of the initial values
+			}
+			n.mu.Lock()
+			if e.Operation() == jetstream.KeyValuePut {
+				n.owners[e.Key()] = parseOwner(e.Value(), e.Revision())
+			} else {
+				delete(n.owners, e.Key())
+			}
+			n.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,309 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ics-chat/ics/internal/shard"
+)
+
+// ErrBusy is returned when cross-node work is refused because too much is
+// in flight (answer server_busy).
+var ErrBusy = errors.New("cluster busy")
+
+// Node is this server's membership of the cluster.
+type Node struct {
+	opts   Options
+	inc    string // incarnation: node id and start time; owns claims and members
+	shards *shard.Group
+
+	ns     *natsserver.Server // nil when joined to an external cluster
+	tmpDir string
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	nodes  jetstream.KeyValue
+	claims jetstream.KeyValue
+
+	out    outbox
+	sem    chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	live    map[string]Record  // registry: node id → record (this node's view)
+	missing map[string]int     // incarnation → registry polls it was absent from
+	owners  map[string]owner   // claims bucket mirror: key → owner
+	pending map[string]pending // this node's /auth claims not yet used by /ws
+
+	stopping atomic.Bool
+	lost     atomic.Bool
+	stats    Stats
+}
+
+// Stats are the node's counters (read anywhere).
+type Stats struct {
+	MessagesOut    atomic.Uint64 // room events published
+	MessagesIn     atomic.Uint64 // room events received
+	Dropped        atomic.Uint64 // events dropped: outbox or shard inbox full
+	ClaimConflicts atomic.Uint64 // claims refused because another token holds the name
+	Busy           atomic.Uint64 // Go refused: too much in flight
+	RTTNanos       atomic.Int64  // last NATS round trip
+	Registry       atomic.Int64  // live nodes in the registry
+	Swept          atomic.Uint64 // claims of dead nodes freed
+}
+
+// New returns a Node for opts; Start connects it. It is the shards' Bridge
+// from the moment it exists: events queued before Start go out after it.
+func New(opts Options) *Node {
+	opts.defaults()
+	n := &Node{
+		opts:    opts,
+		inc:     opts.NodeID + "." + strconv.FormatInt(time.Now().UnixNano(), 36),
+		sem:     make(chan struct{}, opts.MaxInFlight),
+		live:    map[string]Record{},
+		missing: map[string]int{},
+		owners:  map[string]owner{},
+		pending: map[string]pending{},
+	}
+	n.out.init(opts.OutboxLimit)
+	return n
+}
+
+// ID is the node id; Incarnation names this run of it.
+func (n *Node) ID() string          { return n.opts.NodeID }
+func (n *Node) Incarnation() string { return n.inc }
+
+// Stats are the node's counters.
+func (n *Node) Stats() *Stats { return &n.stats }
+
+// Lost reports whether the node has lost the cluster.
+func (n *Node) Lost() bool { return n.lost.Load() }
+
+// NATSServer is the embedded NATS server (nil when joined to an external
+// one). Tests use it to cut a node off.
+func (n *Node) NATSServer() *natsserver.Server { return n.ns }
+
+// Start runs the embedded server (or connects to the external one), opens
+// the buckets, registers the node and starts its goroutines. It returns
+// once the node is in the registry.
+func (n *Node) Start(ctx context.Context, g *shard.Group) error {
+	n.shards = g
+	ctx, cancel := context.WithTimeout(ctx, n.opts.StartTimeout)
+	defer cancel()
+	if err := n.connect(); err != nil {
+		n.cleanupConn()
+		return err
+	}
+	if err := n.openBuckets(ctx); err != nil {
+		n.cleanupConn()
+		return err
+	}
+	// Answer the others before they learn we exist.
+	if err := n.subscribeQueries(); err != nil {
+		n.cleanupConn()
+		return err
+	}
+	if _, err := n.nc.Subscribe(helloSubj, n.onHello); err != nil {
+		n.cleanupConn()
+		return fmt.Errorf("subscribe %s: %w", helloSubj, err)
+	}
+	if err := n.heartbeat(ctx); err != nil {
+		n.cleanupConn()
+		return fmt.Errorf("register node %s: %w", n.opts.NodeID, err)
+	}
+	n.poll(ctx)
+	rctx, rcancel := context.WithCancel(context.Background())
+	n.cancel = rcancel
+	w, err := n.claims.WatchAll(rctx)
+	if err != nil {
+		rcancel()
+		n.cleanupConn()
+		return fmt.Errorf("watch %s: %w", ClaimsBucket, err)
+	}
+	rw, err := n.nodes.WatchAll(rctx)
+	if err != nil {
+		_ = w.Stop()
+		rcancel()
+		n.cleanupConn()
+		return fmt.Errorf("watch %s: %w", NodesBucket, err)
+	}
+	n.spawn(func() { n.publisher(rctx) })
+	n.spawn(func() { n.watchClaims(rctx, w) })
+	n.spawn(func() { n.watchNodes(rctx, rw) })
+	n.spawn(func() { n.registryLoop(rctx) })
+	return nil
+}
+
+func (n *Node) spawn(fn func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		fn()
+	}()
+}
+
+func (n *Node) connect() error {
+	opts := []nats.Option{
+		nats.Name("ics-" + n.opts.NodeID),
+		nats.NoEcho(), // our own room events were delivered locally already
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.markLost(fmt.Sprintf("NATS disconnected: %v", err)) }),
+		nats.ClosedHandler(func(*nats.Conn) { n.markLost("NATS connection closed") }),
+	}
+	url := ""
+	if n.opts.ClusterListen != "" {
+		token := rand.Text()
+		ns, tmp, err := startEmbedded(&n.opts, token)
+		n.ns, n.tmpDir = ns, tmp
+		if err != nil {
+			return err
+		}
+		opts = append(opts, nats.InProcessServer(ns))
+		if n.opts.NATSListen == "" {
+			opts = append(opts, nats.Token(token))
+		}
+	} else {
+		url = joinComma(n.opts.NATSURLs)
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS %q: %w", url, err)
+	}
+	n.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	n.js = js
+	return nil
+}
+
+// openBuckets creates (or opens) the registry and the claims, retrying
+// while JetStream elects its leaders.
+func (n *Node) openBuckets(ctx context.Context) error {
+	var err error
+	n.nodes, err = n.bucket(ctx, jetstream.KeyValueConfig{Bucket: NodesBucket, TTL: n.opts.NodeTTL, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		return err
+	}
+	n.claims, err = n.bucket(ctx, jetstream.KeyValueConfig{Bucket: ClaimsBucket, Storage: jetstream.MemoryStorage})
+	return err
+}
+
+func (n *Node) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	reps := n.opts.replicas()
+	var last error
+	for {
+		cfg.Replicas = reps
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		kv, err := n.js.CreateOrUpdateKeyValue(cctx, cfg)
+		cancel()
+		if err == nil {
+			return kv, nil
+		}
+		last = err
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrKeyValueConfigRequired) {
+			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		}
+		if n.ns == nil && reps > 1 && isInsufficient(err) {
+			reps = 1 // an external cluster smaller than three
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bucket %s: JetStream not ready: %w (last error: %v)", cfg.Bucket, ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func isInsufficient(err error) bool {
+	// JSInsufficientResourcesErr, JSClusterNoPeersErr: fewer peers than
+	// replicas; JSStreamReplicasNotSupportedErr: a single server.
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case 10023, 10005, 10074:
+		return true
+	}
+	return false
+}
+
+// markLost reports the loss of the cluster once (never while stopping).
+func (n *Node) markLost(reason string) {
+	if n.stopping.Load() || n.nc == nil || !n.lost.CompareAndSwap(false, true) {
+		return
+	}
+	n.opts.Logger.Error("cluster lost: going not-ready", "node", n.opts.NodeID, "reason", reason)
+	go n.opts.OnLost(reason)
+}
+
+// Go runs fn on its own goroutine unless MaxInFlight are running (false:
+// answer server_busy). Event loops use it for anything that waits on NATS.
+func (n *Node) Go(fn func()) bool {
+	select {
+	case n.sem <- struct{}{}:
+	default:
+		n.stats.Busy.Add(1)
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer func() { <-n.sem; n.wg.Done() }()
+		fn()
+	}()
+	return true
+}
+
+// reqCtx is the deadline of one cross-node operation.
+func (n *Node) reqCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), n.opts.RequestTimeout)
+}
+
+// Stop says goodbye (deletes the record, so the others react at once),
+// stops the goroutines and closes the connection and the embedded server.
+func (n *Node) Stop() {
+	n.stopping.Store(true)
+	if n.nodes != nil && !n.lost.Load() {
+		ctx, cancel := n.reqCtx()
+		_ = n.nodes.Delete(ctx, n.opts.NodeID)
+		cancel()
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.out.close()
+	n.wg.Wait()
+	if n.nc != nil && !n.lost.Load() {
+		_ = n.nc.FlushTimeout(n.opts.RequestTimeout) // the last events out
+	}
+	n.cleanupConn()
+}
+
+func (n *Node) cleanupConn() {
+	n.stopping.Store(true)
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+	}
+	if n.tmpDir != "" {
+		_ = os.RemoveAll(n.tmpDir)
+	}
+}
