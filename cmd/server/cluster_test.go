@@ -45,7 +45,7 @@ func TestThreeNodesFromFlags(t *testing.T) {
 		args := []string{
 			"-http", fmt.Sprintf("127.0.0.1:%d", n.http), "-admin", fmt.Sprintf("127.0.0.1:%d", n.admin),
 			"-node-id", fmt.Sprintf("n%d", i+1), "-cluster-listen", fmt.Sprintf("127.0.0.1:%d", n.route),
-			"-cluster-peers", strings.Join(peers, ","), "-jwt-key", "k", "-drain-timeout", "5s",
+			"-cluster-peers", strings.Join(peers, ","), "-jwt-key", "cluster-test-key-0123456789abcdef0123", "-drain-timeout", "5s",
 		}
 		pr, pw := io.Pipe()
 		wg.Go(func() {

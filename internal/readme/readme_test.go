@@ -208,10 +208,10 @@ func TestREADMECommandsRunAsWritten(t *testing.T) {
 // envAssign is a leading VAR=value of a shell command line.
 var envAssign = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*=`)
 
-// hostTools are programs of the reader's host that the README uses as they
+// hostTools are programs (and shell builtins) of the reader's host that the README uses as they
 // are (coreutils), or that the section using them says to install (Docker,
 // kubectl for Deploy).
-var hostTools = map[string]bool{"head": true, "chmod": true, "docker": true, "kubectl": true}
+var hostTools = map[string]bool{"head": true, "chmod": true, "export": true, "docker": true, "kubectl": true}
 
 func check(t *testing.T, c command, bins *binaries, built map[int]bool, readme string) {
 	argv := c.argv
