@@ -32,11 +32,13 @@ type Slot struct {
 	pending    bool // the list is non-empty
 }
 
-// Delivery is one frame (or one control event) for one peer.
+// Delivery is one frame (or one control event) for one peer, or one frame
+// for every peer of a Group's list (Peers set, To nil).
 type Delivery struct {
 	To    Peer
 	Frame []byte
 	Ctl   any
+	Peers []Peer // a Group's list as handed out: read-only from then on
 }
 
 // Executor runs fn on the event loop at some later time. It returns an error
@@ -64,12 +66,13 @@ type Loop struct {
 	// Loop-only state (touched only inside run, on the event loop).
 	spare  []Delivery
 	dirty  []Peer
-	next   []int32  // per-task linked lists of each peer's frames
+	next   []int32  // per-task linked lists of each peer's frames, by item
+	src    []int32  // item → index in the task's queue of the frame it carries
 	frames [][]byte // one peer's frames for one write
 	runFn  func()
 
 	// Counters, written on the loop, read anywhere.
-	Deliveries atomic.Uint64 // frames handed to peers
+	Deliveries atomic.Uint64 // frames and control events handed to peers
 }
 
 // NewLoop returns a Loop that schedules its work with exec. exec may be nil
@@ -160,53 +163,69 @@ func (l *Loop) run() {
 	l.scheduled = false
 	l.mu.Unlock()
 
-	if cap(l.next) < len(q) {
-		l.next = make([]int32, len(q), cap(q))
-	}
-	next := l.next[:len(q)]
-	dirty := l.dirty[:0]
+	// Every (peer, frame) pair is an item: a group delivery expands into
+	// one item per peer here, on the loop, not on the shard. Items only
+	// record which queue entry holds their frame and which item follows
+	// them in their peer's list.
+	l.next, l.src, l.dirty = l.next[:0], l.src[:0], l.dirty[:0]
+	ctls := 0
 	for i := range q {
 		d := &q[i]
-		s := d.To.Slot()
-		if d.Ctl != nil {
-			if s.pending {
-				l.write(q, next, d.To, s)
+		if d.Peers != nil {
+			for _, p := range d.Peers {
+				l.link(p, int32(i))
 			}
-			d.To.Control(d.Ctl)
 			continue
 		}
-		next[i] = -1
-		if s.pending {
-			next[s.tail] = int32(i)
-		} else {
-			s.head, s.pending = int32(i), true
+		if d.Ctl != nil {
+			if s := d.To.Slot(); s.pending {
+				l.write(q, d.To, s)
+			}
+			d.To.Control(d.Ctl)
+			ctls++
+			continue
 		}
-		s.tail = int32(i)
-		if !s.listed {
-			s.listed = true
-			dirty = append(dirty, d.To)
-		}
+		l.link(d.To, int32(i))
 	}
-	for _, p := range dirty {
+	for _, p := range l.dirty {
 		s := p.Slot()
 		if s.pending {
-			l.write(q, next, p, s)
+			l.write(q, p, s)
 		}
 		s.listed = false
 	}
-	l.Deliveries.Add(uint64(len(q)))
-	clear(dirty)
-	l.dirty = shrink(dirty)
-	l.next = shrink(next)
+	l.Deliveries.Add(uint64(len(l.src) + ctls))
+	clear(l.dirty)
+	l.dirty = shrink(l.dirty)
+	l.next = shrink(l.next)
+	l.src = shrink(l.src)
 	clear(q) // drop frame references so they can be collected
 	l.spare = shrink(q)
 }
 
+// link appends item (p, frame of queue entry qi) to p's list.
+func (l *Loop) link(p Peer, qi int32) {
+	k := int32(len(l.src))
+	l.src = append(l.src, qi)
+	l.next = append(l.next, -1)
+	s := p.Slot()
+	if s.pending {
+		l.next[s.tail] = k
+	} else {
+		s.head, s.pending = k, true
+	}
+	s.tail = k
+	if !s.listed {
+		s.listed = true
+		l.dirty = append(l.dirty, p)
+	}
+}
+
 // write hands p the frames listed in its slot and empties the list.
-func (l *Loop) write(q []Delivery, next []int32, p Peer, s *Slot) {
+func (l *Loop) write(q []Delivery, p Peer, s *Slot) {
 	frames := l.frames[:0]
-	for i := s.head; i >= 0; i = next[i] {
-		frames = append(frames, q[i].Frame)
+	for i := s.head; i >= 0; i = l.next[i] {
+		frames = append(frames, q[l.src[i]].Frame)
 		if i == s.tail {
 			break
 		}
@@ -252,6 +271,18 @@ func (b *Batch) AddAt(loop int, p Peer, frame []byte) {
 	b.n++
 }
 
+// AddGroup queues frame for every peer in g, whose peers are all on loop
+// loop: one entry for the loop, which expands it. g's current list is
+// handed out as is; g copies it before its next removal.
+func (b *Batch) AddGroup(loop int, g *Group, frame []byte) {
+	if len(g.peers) == 0 {
+		return
+	}
+	g.shared = true
+	b.per[loop] = append(b.per[loop], Delivery{Frame: frame, Peers: g.peers})
+	b.n += len(g.peers)
+}
+
 // Control queues a control event for p, ordered with its frames.
 func (b *Batch) Control(p Peer, c any) {
 	i := p.Loop().Index
@@ -259,7 +290,8 @@ func (b *Batch) Control(p Peer, c any) {
 	b.n++
 }
 
-// Len is the number of deliveries queued since the last Flush.
+// Len is the number of deliveries (peers reached) queued since the last
+// Flush.
 func (b *Batch) Len() int { return b.n }
 
 // Flush hands every loop its deliveries: one Push per loop with work.
@@ -273,4 +305,41 @@ func (b *Batch) Flush() {
 		b.per[i] = shrink(ds)
 	}
 	b.n = 0
+}
+
+// Group is a list of peers on one loop that a shard broadcasts to as a
+// whole (a room's members on that loop), so a broadcast costs the shard one
+// entry per loop instead of one per peer. Batch.AddGroup hands the loop the
+// list itself; a list that was handed out is never overwritten: Remove
+// copies it first (copy on write). Add only appends past the end of what
+// was handed out, which no loop reads. A Group belongs to one shard.
+type Group struct {
+	peers  []Peer
+	shared bool // peers was handed to a loop since it was last copied
+}
+
+// Len is the number of peers in the group.
+func (g *Group) Len() int { return len(g.peers) }
+
+// Add appends p and returns its position.
+func (g *Group) Add(p Peer) int {
+	g.peers = append(g.peers, p)
+	return len(g.peers) - 1
+}
+
+// Remove takes out the peer at position i by moving the last peer into
+// its place, and returns the moved peer (nil when i was the last).
+func (g *Group) Remove(i int) (moved Peer) {
+	if g.shared {
+		g.peers = append(make([]Peer, 0, len(g.peers)+len(g.peers)/4+4), g.peers...)
+		g.shared = false
+	}
+	last := len(g.peers) - 1
+	if i != last {
+		moved = g.peers[last]
+		g.peers[i] = moved
+	}
+	g.peers[last] = nil
+	g.peers = g.peers[:last]
+	return moved
 }

@@ -117,3 +117,96 @@ func TestUnboundLoopDropsInsteadOfBlocking(t *testing.T) {
 		t.Fatalf("queue %d scheduled %v after a failed schedule", n, sched)
 	}
 }
+
+// A group broadcast reaches every peer of the group in the order it was
+// queued among single frames and controls, with one write per peer, and
+// counts one delivery per peer and per control.
+func TestGroupDeliveryKeepsOrder(t *testing.T) {
+	var ex manualExec
+	l := NewLoop(0, ex.exec)
+	a, b, c := &fakePeer{loop: l}, &fakePeer{loop: l}, &fakePeer{loop: l}
+	var g Group
+	for _, p := range []*fakePeer{a, b, c} {
+		g.Add(p)
+	}
+	bt := NewBatch([]*Loop{l})
+	bt.Add(b, []byte("own"))
+	bt.AddGroup(0, &g, []byte("m1"))
+	bt.Control(c, "ctl")
+	bt.AddGroup(0, &g, []byte("m2"))
+	if bt.Len() != 1+3+1+3 {
+		t.Fatalf("Len %d, want 8 (groups count their peers)", bt.Len())
+	}
+	bt.Flush()
+	if len(ex.tasks) != 1 {
+		t.Fatalf("%d tasks, want 1", len(ex.tasks))
+	}
+	ex.runAll()
+	for _, tc := range []struct {
+		name   string
+		p      *fakePeer
+		events []string
+		writes int
+	}{
+		{"a", a, []string{"frame:m1", "frame:m2"}, 1},
+		{"b", b, []string{"frame:own", "frame:m1", "frame:m2"}, 1},
+		{"c", c, []string{"frame:m1", "ctl:ctl", "frame:m2"}, 2},
+	} {
+		if !reflect.DeepEqual(tc.p.events, tc.events) || len(tc.p.writes) != tc.writes {
+			t.Errorf("%s: events %v in %d writes, want %v in %d", tc.name, tc.p.events, len(tc.p.writes), tc.events, tc.writes)
+		}
+	}
+	if got := l.Deliveries.Load(); got != 8 {
+		t.Fatalf("Deliveries %d, want 8 (7 frames, 1 control)", got)
+	}
+}
+
+// Removing from a group after a broadcast was queued must not change who
+// gets that broadcast (the loop reads the list later, on its own
+// goroutine): the list handed out is copied, never overwritten.
+func TestGroupCopiesOnWriteAfterHandOut(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(g *Group, d *fakePeer)
+		after  int // peers the second broadcast reaches
+	}{
+		{"remove first", func(g *Group, _ *fakePeer) { g.Remove(0) }, 2},
+		{"remove last", func(g *Group, _ *fakePeer) { g.Remove(2) }, 2},
+		{"add", func(g *Group, d *fakePeer) { g.Add(d) }, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ex manualExec
+			l := NewLoop(0, ex.exec)
+			ps := []*fakePeer{{loop: l}, {loop: l}, {loop: l}, {loop: l}}
+			var g Group
+			for _, p := range ps[:3] {
+				g.Add(p)
+			}
+			bt := NewBatch([]*Loop{l})
+			bt.AddGroup(0, &g, []byte("before"))
+			bt.Flush()
+			tc.change(&g, ps[3])
+			bt.AddGroup(0, &g, []byte("after"))
+			bt.Flush()
+			ex.runAll()
+			after := 0
+			for i, p := range ps {
+				before := 0
+				for _, e := range p.events {
+					switch e {
+					case "frame:before":
+						before++
+					case "frame:after":
+						after++
+					}
+				}
+				if want := min(1, 3-i); before != want {
+					t.Errorf("peer %d got the first broadcast %d times, want %d", i, before, want)
+				}
+			}
+			if after != tc.after || g.Len() != tc.after {
+				t.Fatalf("second broadcast reached %d, group len %d, want %d", after, g.Len(), tc.after)
+			}
+		})
+	}
+}

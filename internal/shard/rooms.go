@@ -11,6 +11,7 @@ import (
 type room struct {
 	name     string
 	members  []*member
+	byLoop   []fanout.Group // members per event loop (index: loop), for broadcasts
 	pins     int  // switches on their way in (Prepare without Leave yet)
 	deleting bool // an admin deleted it: members are moving out
 
@@ -26,6 +27,7 @@ type member struct {
 	loop int
 	room *room
 	pos  int
+	gpos int // position in room.byLoop[loop]
 	Member
 }
 
@@ -44,9 +46,11 @@ func (s *Shard) publish(p fanout.Peer, frame []byte) {
 	s.post(r, command.SealMessage(frame, r.seq))
 }
 
+// fanout queues frame for every member of r: one entry per event loop
+// with members, whatever the room's size.
 func (s *Shard) fanout(r *room, frame []byte) {
-	for _, m := range r.members {
-		s.batch.AddAt(m.loop, m.peer, frame)
+	for i := range r.byLoop {
+		s.batch.AddGroup(i, &r.byLoop[i], frame)
 	}
 	n := uint64(len(r.members))
 	s.stats.Deliveries.Add(n)
@@ -69,19 +73,20 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 		s.remove(old)
 	}
 	m := &member{peer: p, loop: p.Loop().Index, room: r, pos: len(r.members), Member: info}
+	if len(r.members) > 0 && s.presence1(len(r.members)+1) {
+		// Everyone already here hears of the arrival (before it is added).
+		s.fanout(r, command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick))
+	}
 	r.members = append(r.members, m)
 	if len(r.members) == 1 {
 		s.g.roomsChanged.Store(true) // a room created by a switch becomes listed
 	}
+	if r.byLoop == nil {
+		r.byLoop = make([]fanout.Group, len(s.g.loops))
+	}
+	m.gpos = r.byLoop[m.loop].Add(p)
 	s.members[p] = m
 	s.stats.Members.Add(1)
-	if s.presence(r) && len(r.members) > 1 {
-		f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
-		for _, o := range r.members[:len(r.members)-1] {
-			s.batch.AddAt(o.loop, o.peer, f)
-		}
-		s.stats.Deliveries.Add(uint64(len(r.members) - 1))
-	}
 	// The member's own copy tells it where the room's history stands.
 	s.batch.AddAt(m.loop, m.peer, command.AppendOwnJoined(nil, r.name, m.Nick, r.seq, r.epoch))
 	s.stats.Deliveries.Add(1)
@@ -134,6 +139,9 @@ func (s *Shard) remove(m *member) {
 	r.members[m.pos].pos = m.pos
 	r.members[last] = nil
 	r.members = r.members[:last]
+	if moved := r.byLoop[m.loop].Remove(m.gpos); moved != nil {
+		s.members[moved].gpos = m.gpos
+	}
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
 	f := command.AppendMembership(nil, command.FrameLeft, r.name, m.Nick)
@@ -147,9 +155,12 @@ func (s *Shard) remove(m *member) {
 
 // presence reports whether r is small enough to announce joins and leaves
 // to every member.
-func (s *Shard) presence(r *room) bool {
+func (s *Shard) presence(r *room) bool { return s.presence1(len(r.members)) }
+
+// presence1 reports whether a room of n members announces joins and leaves.
+func (s *Shard) presence1(n int) bool {
 	max := s.g.opts.PresenceMax
-	return max <= 0 || len(r.members) <= max
+	return max <= 0 || n <= max
 }
 
 func (s *Shard) maybeDelete(r *room) {
