@@ -12,8 +12,8 @@ type room struct {
 	name     string
 	members  []*member
 	byLoop   []fanout.Group // members per event loop (index: loop), for broadcasts
-	pins     int  // switches on their way in (Prepare without Leave yet)
-	deleting bool // an admin deleted it: members are moving out
+	pins     int            // switches on their way in (Prepare without Leave yet)
+	deleting bool           // an admin deleted it: members are moving out
 
 	seq   uint64  // the last message's number (history.go)
 	epoch string  // names this room's history line
