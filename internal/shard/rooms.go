@@ -11,9 +11,12 @@ import (
 type room struct {
 	name     string
 	members  []*member
-	byLoop   []fanout.Group // members per event loop (index: loop), for broadcasts
-	pins     int            // switches on their way in (Prepare without Leave yet)
-	deleting bool           // an admin deleted it: members are moving out
+	pins     int  // switches on their way in (Prepare without Leave yet)
+	deleting bool // an admin deleted it: members are moving out
+
+	// byLoop holds the members again, grouped by event loop (index: loop
+	// index), so a broadcast is one entry per loop.
+	byLoop []fanout.Group
 
 	seq   uint64  // the last message's number (history.go)
 	epoch string  // names this room's history line
