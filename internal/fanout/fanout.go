@@ -52,12 +52,18 @@ type Loop struct {
 	Index int
 	exec  atomic.Pointer[Executor]
 
-	// linger is the coalescing window: a task runs at once unless the last
-	// one ran less than linger ago; then it waits out the rest of the
-	// window, so a busy loop writes each connection at most once per
-	// window with everything that arrived meanwhile.
-	linger  time.Duration
-	lastRun atomic.Int64 // unix nanos of the last task's start
+	// The coalescing window: a task runs at once unless the last one ran
+	// less than window ago; then it waits out the rest of the window, so a
+	// busy loop writes each connection at most once per window with
+	// everything that arrived meanwhile. The window adapts (see adapt):
+	// between linger (the floor) and lingerMax it follows the loop's
+	// measured busy time per task.
+	linger    time.Duration
+	lingerMax time.Duration
+	window    atomic.Int64 // nanos: the live window
+	lastRun   atomic.Int64 // unix nanos of the last task's start
+	dueAt     atomic.Int64 // unix nanos the pending task was meant to start
+	busy      float64      // loop-only: smoothed busy nanos per task
 
 	mu        sync.Mutex
 	queue     []Delivery
@@ -95,9 +101,27 @@ func NewLoops(n int) []*Loop {
 	return ls
 }
 
-// SetLinger sets the coalescing window (0: every push schedules a task at
-// once). Call before the first Push.
-func (l *Loop) SetLinger(d time.Duration) { l.linger = d }
+// SetLinger sets a fixed coalescing window (0: every push schedules a task
+// at once). Call before the first Push.
+func (l *Loop) SetLinger(d time.Duration) { l.SetAdaptiveLinger(d, d) }
+
+// SetAdaptiveLinger sets the coalescing window's floor and its ceiling (the
+// latency budget): under load the window is adaptGain times the loop's
+// smoothed busy time per task, kept within [floor, ceil]; ceil <= floor
+// fixes it at floor. Call before the first Push.
+func (l *Loop) SetAdaptiveLinger(floor, ceil time.Duration) {
+	l.linger, l.lingerMax = floor, max(floor, ceil)
+	l.window.Store(int64(floor))
+}
+
+// Window is the live coalescing window.
+func (l *Loop) Window() time.Duration { return time.Duration(l.window.Load()) }
+
+// adaptGain is how many times its busy time per task a loaded loop waits
+// between tasks: the write passes then take at most about 1/adaptGain of
+// the loop's time, and a loop slowed down (by load or by a neighbour
+// stealing CPU) buys frames per write instead of queueing.
+const adaptGain = 4
 
 // SetExecutor binds the Loop to its event loop.
 func (l *Loop) SetExecutor(exec Executor) { l.exec.Store(&exec) }
@@ -130,12 +154,15 @@ func (l *Loop) Push(ds []Delivery) {
 
 // kick schedules the task: now, or at the end of the linger window.
 func (l *Loop) kick() {
-	if l.linger > 0 {
-		if wait := time.Duration(l.lastRun.Load()+int64(l.linger)) - time.Duration(time.Now().UnixNano()); wait > 0 {
-			time.AfterFunc(wait, l.kickNow)
+	now := time.Now().UnixNano()
+	if w := l.window.Load(); w > 0 {
+		if due := l.lastRun.Load() + w; due > now {
+			l.dueAt.Store(due)
+			time.AfterFunc(time.Duration(due-now), l.kickNow)
 			return
 		}
 	}
+	l.dueAt.Store(now)
 	l.kickNow()
 }
 
@@ -156,7 +183,9 @@ func (l *Loop) kickNow() {
 func (l *Loop) RunNow() { l.run() }
 
 func (l *Loop) run() {
-	l.lastRun.Store(time.Now().UnixNano())
+	start := time.Now().UnixNano()
+	prev := l.lastRun.Swap(start)
+	defer l.adapt(start, prev)
 	l.mu.Lock()
 	q := l.queue
 	l.queue = l.spare[:0]
@@ -201,6 +230,28 @@ func (l *Loop) run() {
 	l.src = shrink(l.src)
 	clear(q) // drop frame references so they can be collected
 	l.spare = shrink(q)
+}
+
+// adapt sets the next window from this task's busy time: how long it ran
+// plus how late it started (the loop was busy with other work: reads,
+// handshakes, other tasks). An idle gap longer than the ceiling resets the
+// average, so a loop that went quiet writes at once again.
+func (l *Loop) adapt(start, prev int64) {
+	if l.lingerMax <= l.linger {
+		return
+	}
+	end := time.Now().UnixNano()
+	busy := float64(end - start)
+	if late := start - l.dueAt.Load(); late > 0 {
+		busy += float64(late)
+	}
+	if start-prev > 2*int64(l.lingerMax) {
+		l.busy = busy
+	} else {
+		l.busy += (busy - l.busy) / 4
+	}
+	w := time.Duration(adaptGain * l.busy)
+	l.window.Store(int64(min(max(w, l.linger), l.lingerMax)))
 }
 
 // link appends item (p, frame of queue entry qi) to p's list.

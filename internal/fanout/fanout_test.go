@@ -3,6 +3,7 @@ package fanout
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 type fakePeer struct {
@@ -206,6 +207,59 @@ func TestGroupCopiesOnWriteAfterHandOut(t *testing.T) {
 			}
 			if after != tc.after || g.Len() != tc.after {
 				t.Fatalf("second broadcast reached %d, group len %d, want %d", after, g.Len(), tc.after)
+			}
+		})
+	}
+}
+
+// slowPeer takes d to write, like a connection whose write(2) is slow on a
+// loaded machine.
+type slowPeer struct {
+	fakePeer
+	d time.Duration
+}
+
+func (p *slowPeer) Write(frames [][]byte) { time.Sleep(p.d); p.fakePeer.Write(frames) }
+
+// The window widens while tasks are slow (busy loop), never past the
+// ceiling, and falls back to the floor after the loop was idle; a fixed
+// linger never moves.
+func TestAdaptiveWindow(t *testing.T) {
+	const floor, ceil = 5 * time.Millisecond, 40 * time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		ceil       time.Duration
+		wantLoaded func(time.Duration) bool
+	}{
+		{"adaptive", ceil, func(w time.Duration) bool { return w > floor && w <= ceil }},
+		{"fixed", 0, func(w time.Duration) bool { return w == floor }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ex manualExec
+			l := NewLoop(0, ex.exec)
+			l.SetAdaptiveLinger(floor, tc.ceil)
+			p := &slowPeer{fakePeer: fakePeer{loop: l}, d: 20 * time.Millisecond}
+			p.fakePeer.loop = l
+			bt := NewBatch([]*Loop{l})
+			bt.Add(p, []byte("x"))
+			bt.Flush()
+			ex.runAll() // idle loop: the task was queued at once
+			if w := l.Window(); !tc.wantLoaded(w) {
+				t.Fatalf("after a 20ms task the window is %v (floor %v, ceiling %v)", w, floor, tc.ceil)
+			}
+			time.Sleep(3 * ceil) // idle
+			p.d = 0
+			bt.Add(p, []byte("y"))
+			bt.Flush()
+			if len(ex.tasks) != 1 {
+				t.Fatalf("after an idle gap a push queued %d tasks, want 1 at once", len(ex.tasks))
+			}
+			ex.runAll()
+			if w := l.Window(); w != floor {
+				t.Fatalf("after an idle gap and a quick task the window is %v, want the floor %v", w, floor)
+			}
+			if len(p.writes) != 2 {
+				t.Fatalf("writes %v", p.writes)
 			}
 		})
 	}

@@ -514,7 +514,10 @@ type LoopStats struct {
 	Upgrades uint64 `protobuf:"varint,14,opt,name=upgrades,proto3" json:"upgrades,omitempty"`
 	// Sockets open on this loop now: its WebSocket connections plus plain
 	// HTTP connections (browser keep-alives, /auth) and handshakes in progress.
-	Sockets       int64 `protobuf:"varint,15,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets int64 `protobuf:"varint,15,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	// The loop's live write-coalescing window: -flush-interval when idle or
+	// lightly loaded, wider (up to -flush-max) while the loop is busy.
+	FlushWindow   *durationpb.Duration `protobuf:"bytes,16,opt,name=flush_window,json=flushWindow,proto3" json:"flush_window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -652,6 +655,13 @@ func (x *LoopStats) GetSockets() int64 {
 		return x.Sockets
 	}
 	return 0
+}
+
+func (x *LoopStats) GetFlushWindow() *durationpb.Duration {
+	if x != nil {
+		return x.FlushWindow
+	}
+	return nil
 }
 
 type ListRoomsRequest struct {
@@ -1573,7 +1583,7 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	" \x01(\x04R\bbytesOut\x12\x16\n" +
 	"\x06errors\x18\v \x01(\x04R\x06errors\x12\x12\n" +
 	"\x04busy\x18\f \x01(\x04R\x04busy\x12!\n" +
-	"\finbox_passes\x18\r \x01(\x04R\vinboxPasses\"\x81\x04\n" +
+	"\finbox_passes\x18\r \x01(\x04R\vinboxPasses\"\xbf\x04\n" +
 	"\tLoopStats\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12 \n" +
 	"\vconnections\x18\x02 \x01(\x03R\vconnections\x12\x1f\n" +
@@ -1593,7 +1603,8 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"\vping_closes\x18\r \x01(\x04R\n" +
 	"pingCloses\x12\x1a\n" +
 	"\bupgrades\x18\x0e \x01(\x04R\bupgrades\x12\x18\n" +
-	"\asockets\x18\x0f \x01(\x03R\asockets\"N\n" +
+	"\asockets\x18\x0f \x01(\x03R\asockets\x12<\n" +
+	"\fflush_window\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\vflushWindow\"N\n" +
 	"\x10ListRoomsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1709,34 +1720,35 @@ var file_ics_admin_v1_admin_proto_depIdxs = []int32{
 	5,  // 4: ics.admin.v1.GetStatsResponse.loops:type_name -> ics.admin.v1.LoopStats
 	23, // 5: ics.admin.v1.NodeStats.start_time:type_name -> google.protobuf.Timestamp
 	22, // 6: ics.admin.v1.NodeStats.uptime:type_name -> google.protobuf.Duration
-	8,  // 7: ics.admin.v1.ListRoomsResponse.rooms:type_name -> ics.admin.v1.Room
-	11, // 8: ics.admin.v1.ListUsersResponse.users:type_name -> ics.admin.v1.User
-	23, // 9: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
-	8,  // 10: ics.admin.v1.CreateRoomResponse.room:type_name -> ics.admin.v1.Room
-	22, // 11: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
-	0,  // 12: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
-	1,  // 13: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
-	6,  // 14: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
-	9,  // 15: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
-	12, // 16: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
-	14, // 17: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
-	16, // 18: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
-	18, // 19: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
-	20, // 20: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
-	2,  // 21: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
-	2,  // 22: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
-	7,  // 23: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
-	10, // 24: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
-	13, // 25: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
-	15, // 26: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
-	17, // 27: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
-	19, // 28: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
-	21, // 29: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	22, // 7: ics.admin.v1.LoopStats.flush_window:type_name -> google.protobuf.Duration
+	8,  // 8: ics.admin.v1.ListRoomsResponse.rooms:type_name -> ics.admin.v1.Room
+	11, // 9: ics.admin.v1.ListUsersResponse.users:type_name -> ics.admin.v1.User
+	23, // 10: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
+	8,  // 11: ics.admin.v1.CreateRoomResponse.room:type_name -> ics.admin.v1.Room
+	22, // 12: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
+	0,  // 13: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
+	1,  // 14: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
+	6,  // 15: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
+	9,  // 16: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
+	12, // 17: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
+	14, // 18: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
+	16, // 19: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
+	18, // 20: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
+	20, // 21: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
+	2,  // 22: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
+	2,  // 23: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
+	7,  // 24: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
+	10, // 25: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
+	13, // 26: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
+	15, // 27: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
+	17, // 28: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
+	19, // 29: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
+	21, // 30: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_ics_admin_v1_admin_proto_init() }
