@@ -114,8 +114,15 @@ func (l *Loop) SetAdaptiveLinger(floor, ceil time.Duration) {
 	l.window.Store(int64(floor))
 }
 
-// Window is the live coalescing window.
-func (l *Loop) Window() time.Duration { return time.Duration(l.window.Load()) }
+// Window is the live coalescing window. A loop idle for longer than twice
+// the ceiling reports the floor: its next task runs at once and resets the
+// window (see adapt).
+func (l *Loop) Window() time.Duration {
+	if time.Now().UnixNano()-l.lastRun.Load() > 2*int64(l.lingerMax) {
+		return l.linger
+	}
+	return time.Duration(l.window.Load())
+}
 
 // adaptGain is how many times its busy time per task a loaded loop waits
 // between tasks: the write passes then take at most about 1/adaptGain of

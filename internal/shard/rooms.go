@@ -17,6 +17,8 @@ type room struct {
 	// byLoop holds the members again, grouped by event loop (index: loop
 	// index), so a broadcast is one entry per loop.
 	byLoop []fanout.Group
+	// users answers listusers (users.go).
+	users userList
 
 	seq   uint64  // the last message's number (history.go)
 	epoch string  // names this room's history line
@@ -88,6 +90,7 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 		r.byLoop = make([]fanout.Group, len(s.g.loops))
 	}
 	m.gpos = r.byLoop[m.loop].Add(p)
+	r.users.add(m.Nick)
 	s.members[p] = m
 	s.stats.Members.Add(1)
 	// The member's own copy tells it where the room's history stands.
@@ -145,6 +148,7 @@ func (s *Shard) remove(m *member) {
 	if moved := r.byLoop[m.loop].Remove(m.gpos); moved != nil {
 		s.members[moved].gpos = m.gpos
 	}
+	r.users.remove(m.Nick)
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
 	f := command.AppendMembership(nil, command.FrameLeft, r.name, m.Nick)
@@ -180,6 +184,8 @@ func (s *Shard) rename(p fanout.Peer, a *args) {
 	if m == nil {
 		return
 	}
+	m.room.users.remove(m.Nick)
+	m.room.users.add(a.nick)
 	m.Nick = a.nick
 	r := m.room
 	f := command.AppendNick(nil, a.old, a.nick, r.name, "", nil)
@@ -191,21 +197,6 @@ func (s *Shard) rename(p fanout.Peer, a *args) {
 	own := command.AppendNick(nil, a.old, a.nick, r.name, a.token, a.id)
 	s.batch.AddAt(m.loop, m.peer, own)
 	s.stats.Deliveries.Add(uint64(len(r.members)))
-}
-
-func (s *Shard) listUsers(p fanout.Peer, id []byte) {
-	m := s.members[p]
-	if m == nil {
-		return
-	}
-	names := s.names[:0]
-	for _, o := range m.room.members {
-		names = append(names, o.Nick)
-	}
-	slices.Sort(names)
-	s.batch.Add(p, command.AppendList(nil, command.FrameUsers, names, id))
-	clear(names)
-	s.names = names[:0]
 }
 
 // gather collects every shard's room names for one listrooms.

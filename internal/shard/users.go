@@ -1,0 +1,75 @@
+package shard
+
+import (
+	"slices"
+
+	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/fanout"
+)
+
+// userList answers listusers for one room without sorting or encoding the
+// whole room on every call: once asked, it keeps the members' names sorted
+// as they join, leave and rename (a binary search and a move, no sort), and
+// keeps the encoded first page until the membership changes. A room nobody
+// lists keeps nothing.
+type userList struct {
+	names []string // sorted; nil until the room is first listed
+	built bool
+	first []byte // AppendUsersBody of the first full page; nil when stale
+}
+
+func (u *userList) add(nick string) {
+	u.first = nil
+	if !u.built {
+		return
+	}
+	i, _ := slices.BinarySearch(u.names, nick)
+	u.names = slices.Insert(u.names, i, nick)
+}
+
+func (u *userList) remove(nick string) {
+	u.first = nil
+	if !u.built {
+		return
+	}
+	if i, ok := slices.BinarySearch(u.names, nick); ok {
+		u.names = slices.Delete(u.names, i, i+1)
+	}
+}
+
+// page returns the body of the reply for (after, limit).
+func (u *userList) page(r *room, after string, limit int) []byte {
+	if !u.built {
+		u.names = make([]string, 0, len(r.members))
+		for _, m := range r.members {
+			u.names = append(u.names, m.Nick)
+		}
+		slices.Sort(u.names)
+		u.built = true
+	}
+	start := 0
+	if after != "" {
+		start, _ = slices.BinarySearch(u.names, after)
+		if start < len(u.names) && u.names[start] == after {
+			start++
+		}
+	}
+	end := min(start+limit, len(u.names))
+	more := end < len(u.names)
+	if start == 0 && limit == command.UsersMaxLimit {
+		if u.first == nil {
+			u.first = command.AppendUsersBody(nil, u.names[:end], len(u.names), more)
+		}
+		return u.first
+	}
+	return command.AppendUsersBody(nil, u.names[start:end], len(u.names), more)
+}
+
+// listUsers replies to p with one page of its room's sorted member names.
+func (s *Shard) listUsers(p fanout.Peer, after string, limit int, id []byte) {
+	m := s.members[p]
+	if m == nil {
+		return
+	}
+	s.batch.Add(p, command.AppendUsers(nil, m.room.users.page(m.room, after, limit), id))
+}
