@@ -74,3 +74,37 @@ func TestListUsersIsCappedAndPaged(t *testing.T) {
 		t.Fatalf("second page: %v, more %v", rest.Users, rest.More)
 	}
 }
+
+// BenchmarkListUsers is the shard's cost of one listusers in a room of 8,000
+// (the loops drop what they are handed): "repeat" asks again and again with
+// nothing changed (the encoded page is reused), "after-join" has a member
+// join and leave before each ask (a connect storm: the sorted list is
+// updated in place and one page re-encoded, the room never re-sorted).
+func BenchmarkListUsers(b *testing.B) {
+	const members = 8000
+	for _, mode := range []string{"repeat", "after-join"} {
+		b.Run(mode, func(b *testing.B) {
+			gone := errors.New("loop stopped")
+			loop := fanout.NewLoop(0, func(func()) error { return gone })
+			g := NewGroup(1, []*fanout.Loop{loop}, Options{PresenceMax: 1})
+			s := g.Shard(0)
+			var peers []fanout.Peer
+			for i := 0; i < members; i++ {
+				p := &countPeer{loop: loop}
+				peers = append(peers, p)
+				s.join(p, command.GlobalRoom, Member{Nick: fmt.Sprintf("user%05d", i*7919%members)}, false)
+			}
+			s.flush()
+			newcomer := &countPeer{loop: loop}
+			b.ReportAllocs()
+			for b.Loop() {
+				if mode == "after-join" {
+					s.join(newcomer, command.GlobalRoom, Member{Nick: "user04000x"}, false)
+					s.remove(s.members[newcomer])
+				}
+				s.listUsers(peers[0], "", command.UsersMaxLimit, nil)
+				s.flush()
+			}
+		})
+	}
+}
