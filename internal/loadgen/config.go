@@ -138,6 +138,9 @@ func (c *Config) Validate(mode string) error {
 			return usageErr("-size %d: must be in [0, 61440]", c.Size)
 		}
 	}
+	if mode == "connect" && (c.Rooms < 1 || c.Rooms > c.Conns) {
+		return usageErr("-rooms %d: must be in [1, -conns %d]", c.Rooms, c.Conns)
+	}
 	if mode == "sweep" && (c.Step <= 1 || c.MaxSteps < 1) {
 		return usageErr("-step %v / -max-steps %d: need step > 1 and at least one step", c.Step, c.MaxSteps)
 	}
@@ -205,6 +208,9 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.ConnsPerSourceIP, "conns-per-ip", c.ConnsPerSourceIP, "connections per 127.x.y.z source address (0 = let the kernel pick)")
 	fs.IntVar(&c.ConnOffset, "conn-offset", c.ConnOffset, "first connection slot of this process (several generators: 0, 20000, 40000, …)")
 	fs.Float64Var(&c.MinRate, "min-rate", c.MinRate, "fail when deliveries/s (connect: connections/s) is below this")
+	if mode == "connect" {
+		fs.IntVar(&c.Rooms, "rooms", c.Rooms, "connect storm into this many rooms: each connection, once up, switches into room i%R (the first of each creates it; every arrival is announced to the room) and lists its users; 1 = stay in global")
+	}
 	if mode != "connect" {
 		fs.IntVar(&c.Rooms, "rooms", c.Rooms, "rooms")
 		fs.IntVar(&c.Publishers, "publishers", c.Publishers, "publishers per room")

@@ -34,7 +34,12 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	var last atomic.Int64
 	t0 := time.Now()
 	ramp := newRampRecorder(t0, cfg.Conns, cfg.Rate)
-	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.Rate, func(int) int { return 0 }, hs, func(up int, took time.Duration) {
+	room := func(int) int { return 0 }
+	if cfg.Rooms > 1 {
+		room = func(i int) int { return i % cfg.Rooms }
+		e.onOpen = func(lc *lgConn) []byte { return stormJoin(&cfg, lc) }
+	}
+	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.Rate, room, hs, func(up int, took time.Duration) {
 		ramp.add(up, took)
 		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) && cfg.Status != nil {
 			last.Store(now)
@@ -52,6 +57,15 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	rep.ConnectPerSec = float64(rep.ConnsUp) / rampTook.Seconds()
 	h := Summarize(hs)
 	rep.Handshake = &h
+	if cfg.Rooms > 1 {
+		waitJoined(ctx, &cfg, liveConns(conns), 30*time.Second)
+		markUnjoined(conns, rep)
+		for _, lc := range conns {
+			if lc != nil && lc.joined.Load() {
+				rep.RoomsJoined++
+			}
+		}
+	}
 
 	// Hold idle; the event loops answer pings.
 	holdEnd := time.Now().Add(cfg.Duration)
@@ -93,6 +107,30 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 		rep.failf("rate: %.0f connections/s below -min-rate %.0f", rep.ConnectPerSec, cfg.MinRate)
 	}
 	return rep, ctx.Err()
+}
+
+// stormJoin is what a connection of a connect storm into rooms sends as
+// soon as it is up, as the browser page does: the first connection of each
+// room creates it, every later one switches into it (its arrival is
+// announced to the room), then each lists the room's users.
+func stormJoin(cfg *Config, lc *lgConn) []byte {
+	typ, key := "switchroom", "room"
+	if lc.id < cfg.Rooms {
+		typ, key = "createroom", "name"
+	}
+	b := appendFrame(nil, opText, []byte(`{"type":"`+typ+`","args":{"`+key+`":"`+cfg.roomName(lc.room)+`"}}`))
+	return appendFrame(b, opText, []byte(`{"type":"listusers"}`))
+}
+
+// liveConns drops the slots whose connection failed.
+func liveConns(conns []*lgConn) []*lgConn {
+	out := make([]*lgConn, 0, len(conns))
+	for _, lc := range conns {
+		if lc != nil {
+			out = append(out, lc)
+		}
+	}
+	return out
 }
 
 // probe checks that something accepts TCP connections at addr.

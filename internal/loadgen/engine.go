@@ -50,7 +50,10 @@ type lgConn struct {
 
 // engine owns the gnet client and every connection's receive state.
 type engine struct {
-	cfg         *Config
+	cfg *Config
+	// onOpen, when set, gives the frames a new connection sends as soon
+	// as it is enrolled (connect -rooms: the switch into its room).
+	onOpen      func(lc *lgConn) []byte
 	cli         *gnet.Client
 	d           *dialer
 	shards      []*shard
@@ -164,6 +167,9 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	lc.sh.mu.Lock()
 	lc.gc = c
 	lc.sh.mu.Unlock()
+	if e.onOpen != nil {
+		return e.onOpen(lc), gnet.None
+	}
 	return nil, gnet.None
 }
 
