@@ -58,11 +58,21 @@ func (u *userList) page(r *room, after string, limit int) []byte {
 	more := end < len(u.names)
 	if start == 0 && limit == command.UsersMaxLimit {
 		if u.first == nil {
-			u.first = command.AppendUsersBody(nil, u.names[:end], len(u.names), more)
+			u.first = command.AppendUsersBody(sized(u.names[:end]), u.names[:end], len(u.names), more)
 		}
 		return u.first
 	}
-	return command.AppendUsersBody(nil, u.names[start:end], len(u.names), more)
+	return command.AppendUsersBody(sized(u.names[start:end]), u.names[start:end], len(u.names), more)
+}
+
+// sized is a buffer big enough for a reply listing names (each twice),
+// so encoding it does not grow the buffer step by step.
+func sized(names []string) []byte {
+	n := 96
+	for _, s := range names {
+		n += 2*len(s) + 4
+	}
+	return make([]byte, 0, n)
 }
 
 // listUsers replies to p with one page of its room's sorted member names.
