@@ -37,7 +37,7 @@ type Config struct {
 	AdminAddr   string        `json:"-"`            // Main prints the server's per-shard stats from this gRPC admin API after the run
 	AdminToken  string        `json:"-"`            // bearer token for AdminAddr
 	ServerPID   int           `json:"server_pid"`   // server process to sample in /proc; 0 = try /metrics
-	Compat      string        `json:"compat"`       // "" or CompatSeed
+	Compat      string        `json:"compat"`       // "", CompatSeed or CompatCentrifugo
 	Prefix      string        `json:"prefix"`       // nickname and room prefix, unique per generator process
 	Loops       int           `json:"loops"`        // gnet event loops; 0 = one per CPU
 	// ConnsPerSourceIP moves to the next 127.0.0.x source address after this
@@ -111,8 +111,8 @@ func (c *Config) Validate(mode string) error {
 	if !c.loopback && !c.AllowRemote {
 		return usageErr("-addr %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", c.Addr)
 	}
-	if c.Compat != "" && c.Compat != CompatSeed {
-		return usageErr("-compat %q: only %q is known", c.Compat, CompatSeed)
+	if c.Compat != "" && c.Compat != CompatSeed && c.Compat != CompatCentrifugo {
+		return usageErr("-compat %q: only %q and %q are known", c.Compat, CompatSeed, CompatCentrifugo)
 	}
 	switch {
 	case c.Conns < 1:
@@ -202,7 +202,7 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.JSONFile, "json", c.JSONFile, "write the full report as JSON to this file")
 	fs.StringVar(&c.HTMLFile, "html", c.HTMLFile, "write a self-contained HTML report with charts to this file")
 	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "server process id for CPU and RSS from /proc (else /metrics is tried)")
-	fs.StringVar(&c.Compat, "compat", c.Compat, `server dialect: "" (protocol v1) or "seed" (original ICS)`)
+	fs.StringVar(&c.Compat, "compat", c.Compat, `server dialect: "" (protocol v1), "seed" (original ICS) or "centrifugo" (Centrifugo's JSON protocol, insecure client mode)`)
 	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "nickname/room prefix; unique per generator process")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "client event loops (0 = one per CPU)")
 	fs.IntVar(&c.ConnsPerSourceIP, "conns-per-ip", c.ConnsPerSourceIP, "connections per 127.x.y.z source address (0 = let the kernel pick)")

@@ -35,11 +35,24 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	t0 := time.Now()
 	ramp := newRampRecorder(t0, cfg.Conns, cfg.Rate)
 	room := func(int) int { return 0 }
+	var creators []*lgConn
 	if cfg.Rooms > 1 {
-		room = func(i int) int { return i % cfg.Rooms }
-		e.onOpen = func(lc *lgConn) []byte { return stormJoin(&cfg, lc) }
+		room = func(i int) int { return (e.idBase + i) % cfg.Rooms }
+		if cfg.Compat != CompatCentrifugo { // Centrifugo: subscribing is the join
+			e.onOpen = func(lc *lgConn) []byte { return stormJoin(&cfg, lc) }
+			// The rooms' creators first, so no switch finds its room
+			// missing; the storm is the rest.
+			var errs []error
+			creators, errs = e.dialAll(ctx, cfg.Rooms, cfg.Rate, room, nil, nil)
+			if len(errs) > 0 {
+				return nil, fmt.Errorf("create the %d rooms: %s", cfg.Rooms, errSummary(errs))
+			}
+			waitJoined(ctx, &cfg, creators, 30*time.Second)
+			e.idBase = cfg.Rooms
+		}
 	}
-	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.Rate, room, hs, func(up int, took time.Duration) {
+	t0 = time.Now()
+	conns, errs := e.dialAll(ctx, cfg.Conns-len(creators), cfg.Rate, room, hs, func(up int, took time.Duration) {
 		ramp.add(up, took)
 		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) && cfg.Status != nil {
 			last.Store(now)
@@ -48,13 +61,14 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	})
 	rampTook := time.Since(t0)
 	rep.Ramp = ramp.finish()
+	conns = append(creators, conns...)
 	for _, lc := range conns {
 		if lc != nil {
 			rep.ConnsUp++
 		}
 	}
 	rep.ConnectErrors, rep.ConnectError, rep.AuthRefused429 = len(errs), errSummary(errs), count429(errs)
-	rep.ConnectPerSec = float64(rep.ConnsUp) / rampTook.Seconds()
+	rep.ConnectPerSec = float64(rep.ConnsUp-len(creators)) / rampTook.Seconds() // the storm, not the rooms' creators
 	h := Summarize(hs)
 	rep.Handshake = &h
 	if cfg.Rooms > 1 {
