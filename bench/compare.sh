@@ -37,7 +37,7 @@ declare -A SRV=([ics]="$BIN/server -http 127.0.0.1:18080 -admin= -jwt-key bench 
   [centrifugo]="$CF -c $OUT/centrifugo.json" [gorilla]="$BIN/gorillahub -addr 127.0.0.1:18081")
 declare -A COMPAT=([ics]="" [centrifugo]=centrifugo [gorilla]="")
 # name: rooms conns publishers-per-room start-rate step max-steps
-SHAPES=("1x1000:1 1000 100 0.5 1.5 6" "10x100:10 1000 100 0.5 1.6 7")
+SHAPES=("1x1000:1 1000 100 0.2 1.7 6" "10x100:10 1000 100 0.2 1.8 7")
 
 for srv in ics centrifugo gorilla; do
   [ "$srv" = centrifugo ] && [ -z "$CF" ] && continue
