@@ -17,8 +17,8 @@ type room struct {
 	// byLoop holds the members again, grouped by event loop (index: loop
 	// index), so a broadcast is one entry per loop.
 	byLoop []fanout.Group
-	// users answers listusers (users.go).
-	users userList
+	// users answers listusers (users.go); nil until the room is listed.
+	users *userList
 
 	seq   uint64  // the last message's number (history.go)
 	epoch string  // names this room's history line

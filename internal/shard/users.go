@@ -13,40 +13,46 @@ import (
 // keeps the encoded first page until the membership changes. A room nobody
 // lists keeps nothing.
 type userList struct {
-	names []string // sorted; nil until the room is first listed
-	built bool
-	first []byte // AppendUsersBody of the first full page; nil when stale
+	names []string // sorted
+	first []byte   // AppendUsersBody of the first full page; nil when stale
 }
 
+// add and remove keep a listed room's names in order (u is nil for a
+// room never listed).
 func (u *userList) add(nick string) {
-	u.first = nil
-	if !u.built {
+	if u == nil {
 		return
 	}
+	u.first = nil
 	i, _ := slices.BinarySearch(u.names, nick)
 	u.names = slices.Insert(u.names, i, nick)
 }
 
 func (u *userList) remove(nick string) {
-	u.first = nil
-	if !u.built {
+	if u == nil {
 		return
 	}
+	u.first = nil
 	if i, ok := slices.BinarySearch(u.names, nick); ok {
 		u.names = slices.Delete(u.names, i, i+1)
 	}
 }
 
-// page returns the body of the reply for (after, limit).
-func (u *userList) page(r *room, after string, limit int) []byte {
-	if !u.built {
-		u.names = make([]string, 0, len(r.members))
+// listed returns r's name list, building it on the room's first listusers.
+func listed(r *room) *userList {
+	if r.users == nil {
+		u := &userList{names: make([]string, 0, len(r.members))}
 		for _, m := range r.members {
 			u.names = append(u.names, m.Nick)
 		}
 		slices.Sort(u.names)
-		u.built = true
+		r.users = u
 	}
+	return r.users
+}
+
+// page returns the body of the reply for (after, limit).
+func (u *userList) page(after string, limit int) []byte {
 	start := 0
 	if after != "" {
 		start, _ = slices.BinarySearch(u.names, after)
@@ -81,5 +87,5 @@ func (s *Shard) listUsers(p fanout.Peer, after string, limit int, id []byte) {
 	if m == nil {
 		return
 	}
-	s.batch.Add(p, command.AppendUsers(nil, m.room.users.page(m.room, after, limit), id))
+	s.batch.Add(p, command.AppendUsers(nil, listed(m.room).page(after, limit), id))
 }
