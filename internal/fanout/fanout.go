@@ -192,7 +192,10 @@ func (l *Loop) RunNow() { l.run() }
 func (l *Loop) run() {
 	start := time.Now().UnixNano()
 	prev := l.lastRun.Swap(start)
-	defer l.adapt(start, prev)
+	// Read before the queue is released: a push during this task may kick
+	// the next one and overwrite it.
+	due := l.dueAt.Load()
+	defer l.adapt(start, prev, due)
 	l.mu.Lock()
 	q := l.queue
 	l.queue = l.spare[:0]
@@ -243,13 +246,13 @@ func (l *Loop) run() {
 // plus how late it started (the loop was busy with other work: reads,
 // handshakes, other tasks). An idle gap longer than the ceiling resets the
 // average, so a loop that went quiet writes at once again.
-func (l *Loop) adapt(start, prev int64) {
+func (l *Loop) adapt(start, prev, due int64) {
 	if l.lingerMax <= l.linger {
 		return
 	}
 	end := time.Now().UnixNano()
 	busy := float64(end - start)
-	if late := start - l.dueAt.Load(); late > 0 {
+	if late := start - due; late > 0 {
 		busy += float64(late)
 	}
 	if start-prev > 2*int64(l.lingerMax) {
