@@ -16,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/results/compare}"
-STEP_S="${STEP_S:-6s}"
+STEP_S="${STEP_S:-12s}"
 mkdir -p "$OUT"
 BIN="$(mktemp -d)"
 trap 'rm -rf "$BIN"' EXIT

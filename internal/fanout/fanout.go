@@ -64,6 +64,7 @@ type Loop struct {
 	lastRun   atomic.Int64 // unix nanos of the last task's start
 	dueAt     atomic.Int64 // unix nanos the pending task was meant to start
 	busy      float64      // loop-only: smoothed busy nanos per task
+	cycle     float64      // loop-only: smoothed nanos between task starts
 
 	mu        sync.Mutex
 	queue     []Delivery
@@ -129,6 +130,12 @@ func (l *Loop) Window() time.Duration {
 // the loop's time, and a loop slowed down (by load or by a neighbour
 // stealing CPU) buys frames per write instead of queueing.
 const adaptGain = 4
+
+// adaptMinDuty is the share of its time a loop must spend on tasks before
+// its window widens. Below it frames arrive too sparsely for a wider window
+// to put more of them in one write: it would only add latency. (A loop kept
+// busy by a window of adaptGain × busy runs at about 1/(adaptGain+1).)
+const adaptMinDuty = 0.18
 
 // SetExecutor binds the Loop to its event loop.
 func (l *Loop) SetExecutor(exec Executor) { l.exec.Store(&exec) }
@@ -244,8 +251,10 @@ func (l *Loop) run() {
 
 // adapt sets the next window from this task's busy time: how long it ran
 // plus how late it started (the loop was busy with other work: reads,
-// handshakes, other tasks). An idle gap longer than the ceiling resets the
-// average, so a loop that went quiet writes at once again.
+// handshakes, other tasks). The window widens only while that busy time is
+// a real share of the loop's time (adaptMinDuty); sparse traffic keeps the
+// floor. An idle gap longer than twice the ceiling resets the averages, so
+// a loop that went quiet writes at once again.
 func (l *Loop) adapt(start, prev, due int64) {
 	if l.lingerMax <= l.linger {
 		return
@@ -255,13 +264,20 @@ func (l *Loop) adapt(start, prev, due int64) {
 	if late := start - due; late > 0 {
 		busy += float64(late)
 	}
+	cycle := float64(start - prev)
 	if start-prev > 2*int64(l.lingerMax) {
-		l.busy = busy
+		// After a quiet spell judge this task alone, as if the next
+		// followed it one floor window later.
+		l.busy, l.cycle = busy, busy+float64(l.linger)
 	} else {
 		l.busy += (busy - l.busy) / 4
+		l.cycle += (cycle - l.cycle) / 4
 	}
-	w := time.Duration(adaptGain * l.busy)
-	l.window.Store(int64(min(max(w, l.linger), l.lingerMax)))
+	w := l.linger
+	if l.busy >= adaptMinDuty*l.cycle {
+		w = min(max(time.Duration(adaptGain*l.busy), l.linger), l.lingerMax)
+	}
+	l.window.Store(int64(w))
 }
 
 // link appends item (p, frame of queue entry qi) to p's list.
