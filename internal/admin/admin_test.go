@@ -17,6 +17,7 @@ import (
 
 	"github.com/ics-chat/ics/internal/admin"
 	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/wstest"
 	adminv1 "github.com/ics-chat/ics/proto/ics/admin/v1"
 )
@@ -172,6 +173,10 @@ func TestStatsAddUpToTraffic(t *testing.T) {
 	for _, l := range after.Loops {
 		if l.WriteCalls > 0 && l.FramesPerWrite < 1 {
 			t.Errorf("loop %d: frames_per_write %v", l.Index, l.FramesPerWrite)
+		}
+		// The live window is within [-flush-interval, -flush-max].
+		if w := l.GetFlushWindow().AsDuration(); w < config.DefaultFlushInterval || w > config.DefaultFlushMax {
+			t.Errorf("loop %d: flush_window %v, want within [%v, %v]", l.Index, w, config.DefaultFlushInterval, config.DefaultFlushMax)
 		}
 	}
 }

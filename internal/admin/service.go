@@ -94,6 +94,7 @@ func (s *Server) snapshot() *adminv1.GetStatsResponse {
 			ProtocolCloses:     l.ProtocolCloses.Load(),
 			PingCloses:         l.PingCloses.Load(),
 			Upgrades:           l.Upgrades.Load(),
+			FlushWindow:        durationpb.New(time.Duration(l.FlushWindow.Load())),
 		}
 		if ls.WriteCalls > 0 {
 			ls.FramesPerWrite = float64(ls.Frames) / float64(ls.WriteCalls)

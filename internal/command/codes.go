@@ -47,6 +47,10 @@ const (
 	HistoryDefaultLimit = 50
 	// HistoryMaxLimit is the largest `limit` a history command may ask.
 	HistoryMaxLimit = 100
+	// UsersMaxLimit is the most names one `users` reply carries (and the
+	// default `limit` of listusers): a bigger room is listed in pages
+	// (`after`), so a reply stays small however big the room.
+	UsersMaxLimit = 1000
 	// MaxEpochLen bounds the `epoch` argument (server epochs are shorter).
 	MaxEpochLen = 64
 )

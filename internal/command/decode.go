@@ -31,7 +31,7 @@ type Command struct {
 	ID []byte
 	// Arg is the command's one string argument, unescaped: body for message,
 	// nickname for setnick, room for switchroom, name for createroom,
-	// epoch for history (nil when not given).
+	// epoch for history, after for listusers (nil when not given).
 	Arg []byte
 	// Watch is listrooms' optional args.watch: subscribe to (WatchOn) or
 	// unsubscribe from (WatchOff) pushed `rooms` frames.
@@ -124,7 +124,9 @@ func (d *Decoder) Decode(b []byte) (Command, *DecodeError) {
 		argName = "name"
 	case TypeListRooms:
 		return d.listRooms(v, cmd)
-	case TypeListUsers, TypeExit:
+	case TypeListUsers:
+		return d.listUsers(v.Get("args"), cmd)
+	case TypeExit:
 		return cmd, nil
 	case TypeHistory:
 		return d.history(v.Get("args"), cmd)
@@ -166,6 +168,30 @@ func (d *Decoder) listRooms(v *fastjson.Value, cmd Command) (Command, *DecodeErr
 		cmd.Watch = WatchOff
 	default:
 		return Command{}, d.fail(ErrBadArgs, cmd.ID, "argument \"watch\" must be true or false")
+	}
+	return cmd, nil
+}
+
+// listUsers reads listusers' optional args: after (a name: list the names
+// that sort after it) and limit (1 to UsersMaxLimit, the default).
+func (d *Decoder) listUsers(args *fastjson.Value, cmd Command) (Command, *DecodeError) {
+	cmd.Limit = UsersMaxLimit
+	if args == nil || args.Type() != fastjson.TypeObject {
+		return cmd, nil // listusers took no args before paging: anything else is ignored, as it was
+	}
+	if v := args.Get("after"); v != nil && v.Type() != fastjson.TypeNull {
+		a, err := v.StringBytes()
+		if err != nil {
+			return Command{}, d.fail(ErrBadArgs, cmd.ID, "\"after\" must be a string (the last name of the previous page)")
+		}
+		cmd.Arg = a
+	}
+	if v := args.Get("limit"); v != nil && v.Type() != fastjson.TypeNull {
+		n, err := v.Int()
+		if v.Type() != fastjson.TypeNumber || err != nil || n < 1 || n > UsersMaxLimit {
+			return Command{}, d.fail(ErrBadArgs, cmd.ID, "\"limit\" must be an integer from 1 to 1000")
+		}
+		cmd.Limit = n
 	}
 	return cmd, nil
 }

@@ -251,6 +251,42 @@ func AppendList(dst []byte, typ string, items []string, id []byte) []byte {
 	return finish(b, opText)
 }
 
+// AppendUsersBody appends the id-independent start of a `users` reply: one
+// page of names (sorted), the room's total and whether names follow the
+// page. It is not a frame: AppendUsers makes one from it, so a shard can
+// keep it and answer many listusers without encoding the names again.
+func AppendUsersBody(dst []byte, names []string, total int, more bool) []byte {
+	b := append(dst, `{"type":"users","from":"system","body":"`...)
+	for i, it := range names {
+		if i > 0 {
+			b = append(b, `\n`...)
+		}
+		b = appendEscaped(b, it)
+	}
+	b = append(b, `","users":[`...)
+	for i, it := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, it)
+	}
+	b = append(b, `],"total":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	if more {
+		return append(b, `,"more":true`...)
+	}
+	return append(b, `,"more":false`...)
+}
+
+// AppendUsers encodes a `users` frame from a body made by AppendUsersBody.
+func AppendUsers(dst []byte, body, id []byte) []byte {
+	b := begin(dst)
+	b = append(b, body...)
+	b = appendID(b, id)
+	b = append(b, '}')
+	return finish(b, opText)
+}
+
 // AppendError encodes an `error` frame with a snake_case code and human text.
 func AppendError(dst []byte, code, msg string, id []byte) []byte {
 	b := begin(dst)

@@ -75,6 +75,9 @@ const (
 	// carrying every frame that arrived meanwhile. At low load (no write in
 	// the last window) frames go out at once.
 	DefaultFlushInterval = 10 * time.Millisecond
+	// DefaultFlushMax is the latency budget the coalescing window may grow
+	// to when a loop is busy (the window follows its measured busy time).
+	DefaultFlushMax = 25 * time.Millisecond
 	// DefaultMaxHTTPInFlight bounds concurrent plain HTTP handlers.
 	DefaultMaxHTTPInFlight = 512
 	// DefaultHistorySize is how many recent messages each room keeps for
@@ -136,6 +139,7 @@ type Config struct {
 	ShardInbox       int           // per-shard queued client operations before server_busy
 	PresenceMax      int           // rooms larger than this announce joined/left only to the member concerned
 	FlushInterval    time.Duration // write-coalescing window per event loop (0 = write at once)
+	FlushMax         time.Duration // the most the window grows to on a busy loop (<= FlushInterval: fixed)
 	MaxHTTPBody      int           // plain HTTP request body limit
 	MaxHTTPInFlight  int           // concurrent plain HTTP handlers
 	AuthRate         float64       // POST /auth per second per client IP
@@ -193,6 +197,7 @@ func Default() Config {
 		ShardInbox:       DefaultShardInbox,
 		PresenceMax:      DefaultPresenceMax,
 		FlushInterval:    DefaultFlushInterval,
+		FlushMax:         DefaultFlushMax,
 		MaxHTTPBody:      DefaultMaxHTTPBody,
 		MaxHTTPInFlight:  DefaultMaxHTTPInFlight,
 		MaxConnsPerIP:    DefaultMaxConnsPerIP,
@@ -251,6 +256,7 @@ func (c *Config) Validate() error {
 	check(c.MaxSockets >= 0, "-max-sockets must be >= 0, got %d", c.MaxSockets)
 	check(c.MaxConnsPerIP >= 0, "-max-conns-per-ip must be >= 0, got %d", c.MaxConnsPerIP)
 	check(c.FlushInterval >= 0 && c.FlushInterval <= time.Second, "-flush-interval must be in [0, 1s], got %s", c.FlushInterval)
+	check(c.FlushMax >= 0 && c.FlushMax <= time.Second, "-flush-max must be in [0, 1s], got %s", c.FlushMax)
 	check(c.PresenceMax >= 0, "-presence-max must be >= 0, got %d", c.PresenceMax)
 	check(c.ShardInbox > 0, "-shard-inbox must be > 0, got %d", c.ShardInbox)
 	check(c.MaxHTTPInFlight > 0, "-http-inflight must be > 0, got %d", c.MaxHTTPInFlight)
@@ -304,6 +310,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "sockets one client address may hold, IPv6 counted per /64 (0 = unlimited)")
 	fs.IntVar(&c.ShardInbox, "shard-inbox", c.ShardInbox, "queued client operations per shard before commands get server_busy")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "write-coalescing window: under load an event loop writes each connection at most once per window (0 = write at once; adds at most this much latency)")
+	fs.DurationVar(&c.FlushMax, "flush-max", c.FlushMax, "latency budget of the write-coalescing window: a busy event loop widens its window up to this, following its measured busy time (<= -flush-interval: fixed window)")
 	fs.IntVar(&c.PresenceMax, "presence-max", c.PresenceMax, "rooms with more members than this announce joined/left only to the member concerned (0 = always announce)")
 	fs.IntVar(&c.MaxHTTPBody, "max-http-body", c.MaxHTTPBody, "largest plain HTTP request body in bytes")
 	fs.IntVar(&c.MaxHTTPInFlight, "http-inflight", c.MaxHTTPInFlight, "concurrent plain HTTP requests before 503")

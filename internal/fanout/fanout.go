@@ -40,11 +40,13 @@ type Slot struct {
 // closed (as a slow consumer) rather than go on with a gap.
 type Overflow struct{}
 
-// Delivery is one frame (or one control event) for one peer.
+// Delivery is one frame (or one control event) for one peer, or one frame
+// for every peer of a Group's list (Peers set, To nil).
 type Delivery struct {
 	To    Peer
 	Frame []byte
 	Ctl   any
+	Peers []Peer // a Group's list as handed out: read-only from then on
 }
 
 // Executor runs fn on the event loop at some later time. It returns an error
@@ -58,12 +60,19 @@ type Loop struct {
 	Index int
 	exec  atomic.Pointer[Executor]
 
-	// linger is the coalescing window: a task runs at once unless the last
-	// one ran less than linger ago; then it waits out the rest of the
-	// window, so a busy loop writes each connection at most once per
-	// window with everything that arrived meanwhile.
-	linger  time.Duration
-	lastRun atomic.Int64 // unix nanos of the last task's start
+	// The coalescing window: a task runs at once unless the last one ran
+	// less than window ago; then it waits out the rest of the window, so a
+	// busy loop writes each connection at most once per window with
+	// everything that arrived meanwhile. The window adapts (see adapt):
+	// between linger (the floor) and lingerMax it follows the loop's
+	// measured busy time per task.
+	linger    time.Duration
+	lingerMax time.Duration
+	window    atomic.Int64 // nanos: the live window
+	lastRun   atomic.Int64 // unix nanos of the last task's start
+	dueAt     atomic.Int64 // unix nanos the pending task was meant to start
+	busy      float64      // loop-only: smoothed busy nanos per task
+	cycle     float64      // loop-only: smoothed nanos between task starts
 
 	mu        sync.Mutex
 	queue     []Delivery
@@ -73,12 +82,13 @@ type Loop struct {
 	// Loop-only state (touched only inside run, on the event loop).
 	spare  []Delivery
 	dirty  []Peer
-	next   []int32  // per-task linked lists of each peer's frames
+	next   []int32  // per-task linked lists of each peer's frames, by item
+	src    []int32  // item → index in the task's queue of the frame it carries
 	frames [][]byte // one peer's frames for one write
 	runFn  func()
 
 	// Counters, written on the loop, read anywhere.
-	Deliveries atomic.Uint64 // frames handed to peers
+	Deliveries atomic.Uint64 // frames and control events handed to peers
 	Dropped    atomic.Uint64 // frames refused because the queue was full
 }
 
@@ -102,9 +112,40 @@ func NewLoops(n int) []*Loop {
 	return ls
 }
 
-// SetLinger sets the coalescing window (0: every push schedules a task at
-// once). Call before the first Push.
-func (l *Loop) SetLinger(d time.Duration) { l.linger = d }
+// SetLinger sets a fixed coalescing window (0: every push schedules a task
+// at once). Call before the first Push.
+func (l *Loop) SetLinger(d time.Duration) { l.SetAdaptiveLinger(d, d) }
+
+// SetAdaptiveLinger sets the coalescing window's floor and its ceiling (the
+// latency budget): under load the window is adaptGain times the loop's
+// smoothed busy time per task, kept within [floor, ceil]; ceil <= floor
+// fixes it at floor. Call before the first Push.
+func (l *Loop) SetAdaptiveLinger(floor, ceil time.Duration) {
+	l.linger, l.lingerMax = floor, max(floor, ceil)
+	l.window.Store(int64(floor))
+}
+
+// Window is the live coalescing window. A loop idle for longer than twice
+// the ceiling reports the floor: its next task runs at once and resets the
+// window (see adapt).
+func (l *Loop) Window() time.Duration {
+	if time.Now().UnixNano()-l.lastRun.Load() > 2*int64(l.lingerMax) {
+		return l.linger
+	}
+	return time.Duration(l.window.Load())
+}
+
+// adaptGain is how many times its busy time per task a loaded loop waits
+// between tasks: the write passes then take at most about 1/adaptGain of
+// the loop's time, and a loop slowed down (by load or by a neighbour
+// stealing CPU) buys frames per write instead of queueing.
+const adaptGain = 4
+
+// adaptMinDuty is the share of its time a loop must spend on tasks before
+// its window widens. Below it frames arrive too sparsely for a wider window
+// to put more of them in one write: it would only add latency. (A loop kept
+// busy by a window of adaptGain × busy runs at about 1/(adaptGain+1).)
+const adaptMinDuty = 0.18
 
 // SetMaxQueue bounds the deliveries waiting for the loop (0 = no bound).
 // Frames past it are dropped and their peer gets Overflow; controls (claim
@@ -153,23 +194,36 @@ func (l *Loop) pushBounded(ds []Delivery) {
 		switch {
 		case d.Ctl != nil || len(l.queue) < l.max:
 			l.queue = append(l.queue, d)
-		default:
-			l.Dropped.Add(1)
-			if d.To.Slot().overflow.CompareAndSwap(false, true) {
-				l.queue = append(l.queue, Delivery{To: d.To, Ctl: Overflow{}})
+		case d.Peers != nil: // a group's frame: every member of the list lost it
+			for _, p := range d.Peers {
+				l.overflow(p)
 			}
+		default:
+			l.overflow(d.To)
 		}
+	}
+}
+
+// overflow counts a frame for p that did not fit and queues p's one
+// Overflow control. l.mu is held.
+func (l *Loop) overflow(p Peer) {
+	l.Dropped.Add(1)
+	if p.Slot().overflow.CompareAndSwap(false, true) {
+		l.queue = append(l.queue, Delivery{To: p, Ctl: Overflow{}})
 	}
 }
 
 // kick schedules the task: now, or at the end of the linger window.
 func (l *Loop) kick() {
-	if l.linger > 0 {
-		if wait := time.Duration(l.lastRun.Load()+int64(l.linger)) - time.Duration(time.Now().UnixNano()); wait > 0 {
-			time.AfterFunc(wait, l.kickNow)
+	now := time.Now().UnixNano()
+	if w := l.window.Load(); w > 0 {
+		if due := l.lastRun.Load() + w; due > now {
+			l.dueAt.Store(due)
+			time.AfterFunc(time.Duration(due-now), l.kickNow)
 			return
 		}
 	}
+	l.dueAt.Store(now)
 	l.kickNow()
 }
 
@@ -190,60 +244,112 @@ func (l *Loop) kickNow() {
 func (l *Loop) RunNow() { l.run() }
 
 func (l *Loop) run() {
-	l.lastRun.Store(time.Now().UnixNano())
+	start := time.Now().UnixNano()
+	prev := l.lastRun.Swap(start)
+	// Read before the queue is released: a push during this task may kick
+	// the next one and overwrite it.
+	due := l.dueAt.Load()
+	defer l.adapt(start, prev, due)
 	l.mu.Lock()
 	q := l.queue
 	l.queue = l.spare[:0]
 	l.scheduled = false
 	l.mu.Unlock()
 
-	if cap(l.next) < len(q) {
-		l.next = make([]int32, len(q), cap(q))
-	}
-	next := l.next[:len(q)]
-	dirty := l.dirty[:0]
+	// Every (peer, frame) pair is an item: a group delivery expands into
+	// one item per peer here, on the loop, not on the shard. Items only
+	// record which queue entry holds their frame and which item follows
+	// them in their peer's list.
+	l.next, l.src, l.dirty = l.next[:0], l.src[:0], l.dirty[:0]
+	ctls := 0
 	for i := range q {
 		d := &q[i]
-		s := d.To.Slot()
-		if d.Ctl != nil {
-			if s.pending {
-				l.write(q, next, d.To, s)
+		if d.Peers != nil {
+			for _, p := range d.Peers {
+				l.link(p, int32(i))
 			}
-			d.To.Control(d.Ctl)
 			continue
 		}
-		next[i] = -1
-		if s.pending {
-			next[s.tail] = int32(i)
-		} else {
-			s.head, s.pending = int32(i), true
+		if d.Ctl != nil {
+			if s := d.To.Slot(); s.pending {
+				l.write(q, d.To, s)
+			}
+			d.To.Control(d.Ctl)
+			ctls++
+			continue
 		}
-		s.tail = int32(i)
-		if !s.listed {
-			s.listed = true
-			dirty = append(dirty, d.To)
-		}
+		l.link(d.To, int32(i))
 	}
-	for _, p := range dirty {
+	for _, p := range l.dirty {
 		s := p.Slot()
 		if s.pending {
-			l.write(q, next, p, s)
+			l.write(q, p, s)
 		}
 		s.listed = false
 	}
-	l.Deliveries.Add(uint64(len(q)))
-	clear(dirty)
-	l.dirty = shrink(dirty)
-	l.next = shrink(next)
+	l.Deliveries.Add(uint64(len(l.src) + ctls))
+	clear(l.dirty)
+	l.dirty = shrink(l.dirty)
+	l.next = shrink(l.next)
+	l.src = shrink(l.src)
 	clear(q) // drop frame references so they can be collected
 	l.spare = shrink(q)
 }
 
+// adapt sets the next window from this task's busy time: how long it ran
+// plus how late it started (the loop was busy with other work: reads,
+// handshakes, other tasks). The window widens only while that busy time is
+// a real share of the loop's time (adaptMinDuty); sparse traffic keeps the
+// floor. An idle gap longer than twice the ceiling resets the averages, so
+// a loop that went quiet writes at once again.
+func (l *Loop) adapt(start, prev, due int64) {
+	if l.lingerMax <= l.linger {
+		return
+	}
+	end := time.Now().UnixNano()
+	busy := float64(end - start)
+	if late := start - due; late > 0 {
+		busy += float64(late)
+	}
+	cycle := float64(start - prev)
+	if start-prev > 2*int64(l.lingerMax) {
+		// After a quiet spell judge this task alone, as if the next
+		// followed it one floor window later.
+		l.busy, l.cycle = busy, busy+float64(l.linger)
+	} else {
+		l.busy += (busy - l.busy) / 4
+		l.cycle += (cycle - l.cycle) / 4
+	}
+	w := l.linger
+	if l.busy >= adaptMinDuty*l.cycle {
+		w = min(max(time.Duration(adaptGain*l.busy), l.linger), l.lingerMax)
+	}
+	l.window.Store(int64(w))
+}
+
+// link appends item (p, frame of queue entry qi) to p's list.
+func (l *Loop) link(p Peer, qi int32) {
+	k := int32(len(l.src))
+	l.src = append(l.src, qi)
+	l.next = append(l.next, -1)
+	s := p.Slot()
+	if s.pending {
+		l.next[s.tail] = k
+	} else {
+		s.head, s.pending = k, true
+	}
+	s.tail = k
+	if !s.listed {
+		s.listed = true
+		l.dirty = append(l.dirty, p)
+	}
+}
+
 // write hands p the frames listed in its slot and empties the list.
-func (l *Loop) write(q []Delivery, next []int32, p Peer, s *Slot) {
+func (l *Loop) write(q []Delivery, p Peer, s *Slot) {
 	frames := l.frames[:0]
-	for i := s.head; i >= 0; i = next[i] {
-		frames = append(frames, q[i].Frame)
+	for i := s.head; i >= 0; i = l.next[i] {
+		frames = append(frames, q[l.src[i]].Frame)
 		if i == s.tail {
 			break
 		}
@@ -289,6 +395,18 @@ func (b *Batch) AddAt(loop int, p Peer, frame []byte) {
 	b.n++
 }
 
+// AddGroup queues frame for every peer in g, whose peers are all on loop
+// loop: one entry for the loop, which expands it. g's current list is
+// handed out as is; g copies it before its next removal.
+func (b *Batch) AddGroup(loop int, g *Group, frame []byte) {
+	if len(g.peers) == 0 {
+		return
+	}
+	g.shared = true
+	b.per[loop] = append(b.per[loop], Delivery{Frame: frame, Peers: g.peers})
+	b.n += len(g.peers)
+}
+
 // Control queues a control event for p, ordered with its frames.
 func (b *Batch) Control(p Peer, c any) {
 	i := p.Loop().Index
@@ -296,7 +414,8 @@ func (b *Batch) Control(p Peer, c any) {
 	b.n++
 }
 
-// Len is the number of deliveries queued since the last Flush.
+// Len is the number of deliveries (peers reached) queued since the last
+// Flush.
 func (b *Batch) Len() int { return b.n }
 
 // Flush hands every loop its deliveries: one Push per loop with work.
@@ -310,4 +429,41 @@ func (b *Batch) Flush() {
 		b.per[i] = shrink(ds)
 	}
 	b.n = 0
+}
+
+// Group is a list of peers on one loop that a shard broadcasts to as a
+// whole (a room's members on that loop), so a broadcast costs the shard one
+// entry per loop instead of one per peer. Batch.AddGroup hands the loop the
+// list itself; a list that was handed out is never overwritten: Remove
+// copies it first (copy on write). Add only appends past the end of what
+// was handed out, which no loop reads. A Group belongs to one shard.
+type Group struct {
+	peers  []Peer
+	shared bool // peers was handed to a loop since it was last copied
+}
+
+// Len is the number of peers in the group.
+func (g *Group) Len() int { return len(g.peers) }
+
+// Add appends p and returns its position.
+func (g *Group) Add(p Peer) int {
+	g.peers = append(g.peers, p)
+	return len(g.peers) - 1
+}
+
+// Remove takes out the peer at position i by moving the last peer into
+// its place, and returns the moved peer (nil when i was the last).
+func (g *Group) Remove(i int) (moved Peer) {
+	if g.shared {
+		g.peers = append(make([]Peer, 0, len(g.peers)+len(g.peers)/4+4), g.peers...)
+		g.shared = false
+	}
+	last := len(g.peers) - 1
+	if i != last {
+		moved = g.peers[last]
+		g.peers[i] = moved
+	}
+	g.peers[last] = nil
+	g.peers = g.peers[:last]
+	return moved
 }

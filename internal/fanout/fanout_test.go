@@ -3,6 +3,7 @@ package fanout
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 type fakePeer struct {
@@ -115,5 +116,151 @@ func TestUnboundLoopDropsInsteadOfBlocking(t *testing.T) {
 	l.mu.Unlock()
 	if n != 0 || sched {
 		t.Fatalf("queue %d scheduled %v after a failed schedule", n, sched)
+	}
+}
+
+// A group broadcast reaches every peer of the group in the order it was
+// queued among single frames and controls, with one write per peer, and
+// counts one delivery per peer and per control.
+func TestGroupDeliveryKeepsOrder(t *testing.T) {
+	var ex manualExec
+	l := NewLoop(0, ex.exec)
+	a, b, c := &fakePeer{loop: l}, &fakePeer{loop: l}, &fakePeer{loop: l}
+	var g Group
+	for _, p := range []*fakePeer{a, b, c} {
+		g.Add(p)
+	}
+	bt := NewBatch([]*Loop{l})
+	bt.Add(b, []byte("own"))
+	bt.AddGroup(0, &g, []byte("m1"))
+	bt.Control(c, "ctl")
+	bt.AddGroup(0, &g, []byte("m2"))
+	if bt.Len() != 1+3+1+3 {
+		t.Fatalf("Len %d, want 8 (groups count their peers)", bt.Len())
+	}
+	bt.Flush()
+	if len(ex.tasks) != 1 {
+		t.Fatalf("%d tasks, want 1", len(ex.tasks))
+	}
+	ex.runAll()
+	for _, tc := range []struct {
+		name   string
+		p      *fakePeer
+		events []string
+		writes int
+	}{
+		{"a", a, []string{"frame:m1", "frame:m2"}, 1},
+		{"b", b, []string{"frame:own", "frame:m1", "frame:m2"}, 1},
+		{"c", c, []string{"frame:m1", "ctl:ctl", "frame:m2"}, 2},
+	} {
+		if !reflect.DeepEqual(tc.p.events, tc.events) || len(tc.p.writes) != tc.writes {
+			t.Errorf("%s: events %v in %d writes, want %v in %d", tc.name, tc.p.events, len(tc.p.writes), tc.events, tc.writes)
+		}
+	}
+	if got := l.Deliveries.Load(); got != 8 {
+		t.Fatalf("Deliveries %d, want 8 (7 frames, 1 control)", got)
+	}
+}
+
+// Removing from a group after a broadcast was queued must not change who
+// gets that broadcast (the loop reads the list later, on its own
+// goroutine): the list handed out is copied, never overwritten.
+func TestGroupCopiesOnWriteAfterHandOut(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(g *Group, d *fakePeer)
+		after  int // peers the second broadcast reaches
+	}{
+		{"remove first", func(g *Group, _ *fakePeer) { g.Remove(0) }, 2},
+		{"remove last", func(g *Group, _ *fakePeer) { g.Remove(2) }, 2},
+		{"add", func(g *Group, d *fakePeer) { g.Add(d) }, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ex manualExec
+			l := NewLoop(0, ex.exec)
+			ps := []*fakePeer{{loop: l}, {loop: l}, {loop: l}, {loop: l}}
+			var g Group
+			for _, p := range ps[:3] {
+				g.Add(p)
+			}
+			bt := NewBatch([]*Loop{l})
+			bt.AddGroup(0, &g, []byte("before"))
+			bt.Flush()
+			tc.change(&g, ps[3])
+			bt.AddGroup(0, &g, []byte("after"))
+			bt.Flush()
+			ex.runAll()
+			after := 0
+			for i, p := range ps {
+				before := 0
+				for _, e := range p.events {
+					switch e {
+					case "frame:before":
+						before++
+					case "frame:after":
+						after++
+					}
+				}
+				if want := min(1, 3-i); before != want {
+					t.Errorf("peer %d got the first broadcast %d times, want %d", i, before, want)
+				}
+			}
+			if after != tc.after || g.Len() != tc.after {
+				t.Fatalf("second broadcast reached %d, group len %d, want %d", after, g.Len(), tc.after)
+			}
+		})
+	}
+}
+
+// slowPeer takes d to write, like a connection whose write(2) is slow on a
+// loaded machine.
+type slowPeer struct {
+	fakePeer
+	d time.Duration
+}
+
+func (p *slowPeer) Write(frames [][]byte) { time.Sleep(p.d); p.fakePeer.Write(frames) }
+
+// The window widens while tasks are slow (busy loop), never past the
+// ceiling, and falls back to the floor after the loop was idle; a fixed
+// linger never moves.
+func TestAdaptiveWindow(t *testing.T) {
+	const floor, ceil = 5 * time.Millisecond, 40 * time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		ceil       time.Duration
+		wantLoaded func(time.Duration) bool
+	}{
+		{"adaptive", ceil, func(w time.Duration) bool { return w > floor && w <= ceil }},
+		{"fixed", 0, func(w time.Duration) bool { return w == floor }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ex manualExec
+			l := NewLoop(0, ex.exec)
+			l.SetAdaptiveLinger(floor, tc.ceil)
+			p := &slowPeer{fakePeer: fakePeer{loop: l}, d: 20 * time.Millisecond}
+			p.fakePeer.loop = l
+			bt := NewBatch([]*Loop{l})
+			bt.Add(p, []byte("x"))
+			bt.Flush()
+			ex.runAll() // idle loop: the task was queued at once
+			if w := l.Window(); !tc.wantLoaded(w) {
+				t.Fatalf("after a 20ms task the window is %v (floor %v, ceiling %v)", w, floor, tc.ceil)
+			}
+			time.Sleep(3 * ceil) // idle
+			p.d = 0
+			bt.Add(p, []byte("y"))
+			bt.Flush()
+			if len(ex.tasks) != 1 {
+				t.Fatalf("after an idle gap a push queued %d tasks, want 1 at once", len(ex.tasks))
+			}
+			ex.runAll()
+			if w := l.Window(); w != floor {
+				t.Fatalf("after an idle gap and a quick task the window is %v, want the floor %v", w, floor)
+			}
+			if len(p.writes) != 2 {
+				t.Fatalf("writes %v", p.writes)
+			}
+		})
 	}
 }

@@ -45,7 +45,7 @@ type Config struct {
 	AdminAddr   string        `json:"-"`            // Main prints the server's per-shard stats from this gRPC admin API after the run
 	AdminToken  string        `json:"-"`            // bearer token for AdminAddr
 	ServerPID   int           `json:"server_pid"`   // server process to sample in /proc; 0 = try /metrics
-	Compat      string        `json:"compat"`       // "" or CompatSeed
+	Compat      string        `json:"compat"`       // "", CompatSeed or CompatCentrifugo
 	Prefix      string        `json:"prefix"`       // nickname and room prefix, unique per generator process
 	Loops       int           `json:"loops"`        // gnet event loops; 0 = one per CPU
 	// ConnsPerSourceIP moves to the next 127.x.y.z source address after this
@@ -126,8 +126,8 @@ func (c *Config) Validate(mode string) error {
 	if !c.loopback && !c.AllowRemote {
 		return usageErr("-addr %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", c.Addr)
 	}
-	if c.Compat != "" && c.Compat != CompatSeed {
-		return usageErr("-compat %q: only %q is known", c.Compat, CompatSeed)
+	if c.Compat != "" && c.Compat != CompatSeed && c.Compat != CompatCentrifugo {
+		return usageErr("-compat %q: only %q and %q are known", c.Compat, CompatSeed, CompatCentrifugo)
 	}
 	switch {
 	case c.Conns < 1:
@@ -152,6 +152,9 @@ func (c *Config) Validate(mode string) error {
 		case c.Size < 0 || c.Size > 60<<10:
 			return usageErr("-size %d: must be in [0, 61440]", c.Size)
 		}
+	}
+	if mode == "connect" && (c.Rooms < 1 || c.Rooms > c.Conns) {
+		return usageErr("-rooms %d: must be in [1, -conns %d]", c.Rooms, c.Conns)
 	}
 	if mode == "sweep" && (c.Step <= 1 || c.MaxSteps < 1) {
 		return usageErr("-step %v / -max-steps %d: need step > 1 and at least one step", c.Step, c.MaxSteps)
@@ -248,12 +251,15 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.JSONFile, "json", c.JSONFile, "write the full report as JSON to this file")
 	fs.StringVar(&c.HTMLFile, "html", c.HTMLFile, "write a self-contained HTML report with charts to this file")
 	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "server process id for CPU and RSS from /proc (else /metrics is tried)")
-	fs.StringVar(&c.Compat, "compat", c.Compat, `server dialect: "" (protocol v1) or "seed" (original ICS)`)
+	fs.StringVar(&c.Compat, "compat", c.Compat, `server dialect: "" (protocol v1), "seed" (original ICS) or "centrifugo" (Centrifugo's JSON protocol, insecure client mode)`)
 	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "nickname/room prefix; unique per generator process")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "client event loops (0 = one per CPU)")
 	fs.IntVar(&c.ConnsPerSourceIP, "conns-per-ip", c.ConnsPerSourceIP, "connections per 127.x.y.z source address (0 = let the kernel pick)")
 	fs.IntVar(&c.ConnOffset, "conn-offset", c.ConnOffset, "first connection slot of this process (several generators: 0, 20000, 40000, …)")
 	fs.Float64Var(&c.MinRate, "min-rate", c.MinRate, "fail when deliveries/s (connect: connections/s) is below this")
+	if mode == "connect" {
+		fs.IntVar(&c.Rooms, "rooms", c.Rooms, "connect storm into this many rooms: each connection, once up, switches into room i%R (the first of each creates it; every arrival is announced to the room) and lists its users; 1 = stay in global")
+	}
 	if mode != "connect" {
 		fs.IntVar(&c.Rooms, "rooms", c.Rooms, "rooms")
 		fs.IntVar(&c.Publishers, "publishers", c.Publishers, "publishers per room")

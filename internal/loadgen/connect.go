@@ -34,7 +34,25 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	var last atomic.Int64
 	t0 := time.Now()
 	ramp := newRampRecorder(t0, cfg.Conns, cfg.Rate)
-	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.Rate, func(int) int { return 0 }, hs, func(up int, took time.Duration) {
+	room := func(int) int { return 0 }
+	var creators []*lgConn
+	if cfg.Rooms > 1 {
+		room = func(i int) int { return (e.idBase + i) % cfg.Rooms }
+		if cfg.Compat != CompatCentrifugo { // Centrifugo: subscribing is the join
+			e.onOpen = func(lc *lgConn) []byte { return stormJoin(&cfg, lc) }
+			// The rooms' creators first, so no switch finds its room
+			// missing; the storm is the rest.
+			var errs []error
+			creators, errs = e.dialAll(ctx, cfg.Rooms, cfg.Rate, room, nil, nil)
+			if len(errs) > 0 {
+				return nil, fmt.Errorf("create the %d rooms: %s", cfg.Rooms, errSummary(errs))
+			}
+			waitJoined(ctx, &cfg, creators, 30*time.Second)
+			e.idBase = cfg.Rooms
+		}
+	}
+	t0 = time.Now()
+	conns, errs := e.dialAll(ctx, cfg.Conns-len(creators), cfg.Rate, room, hs, func(up int, took time.Duration) {
 		ramp.add(up, took)
 		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) && cfg.Status != nil {
 			last.Store(now)
@@ -43,15 +61,25 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	})
 	rampTook := time.Since(t0)
 	rep.Ramp = ramp.finish()
+	conns = append(creators, conns...)
 	for _, lc := range conns {
 		if lc != nil {
 			rep.ConnsUp++
 		}
 	}
 	rep.ConnectErrors, rep.ConnectError, rep.AuthRefused429 = len(errs), errSummary(errs), count429(errs)
-	rep.ConnectPerSec = float64(rep.ConnsUp) / rampTook.Seconds()
+	rep.ConnectPerSec = float64(rep.ConnsUp-len(creators)) / rampTook.Seconds() // the storm, not the rooms' creators
 	h := Summarize(hs)
 	rep.Handshake = &h
+	if cfg.Rooms > 1 {
+		waitJoined(ctx, &cfg, liveConns(conns), 30*time.Second)
+		markUnjoined(conns, rep)
+		for _, lc := range conns {
+			if lc != nil && lc.joined.Load() {
+				rep.RoomsJoined++
+			}
+		}
+	}
 
 	// Hold idle; the event loops answer pings.
 	holdEnd := time.Now().Add(cfg.Duration)
@@ -93,6 +121,30 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 		rep.failf("rate: %.0f connections/s below -min-rate %.0f", rep.ConnectPerSec, cfg.MinRate)
 	}
 	return rep, ctx.Err()
+}
+
+// stormJoin is what a connection of a connect storm into rooms sends as
+// soon as it is up, as the browser page does: the first connection of each
+// room creates it, every later one switches into it (its arrival is
+// announced to the room), then each lists the room's users.
+func stormJoin(cfg *Config, lc *lgConn) []byte {
+	typ, key := "switchroom", "room"
+	if lc.id < cfg.Rooms {
+		typ, key = "createroom", "name"
+	}
+	b := appendFrame(nil, opText, []byte(`{"type":"`+typ+`","args":{"`+key+`":"`+cfg.roomName(lc.room)+`"}}`))
+	return appendFrame(b, opText, []byte(`{"type":"listusers"}`))
+}
+
+// liveConns drops the slots whose connection failed.
+func liveConns(conns []*lgConn) []*lgConn {
+	out := make([]*lgConn, 0, len(conns))
+	for _, lc := range conns {
+		if lc != nil {
+			out = append(out, lc)
+		}
+	}
+	return out
 }
 
 // probeListening checks that something accepts TCP connections at addr.

@@ -50,7 +50,13 @@ type lgConn struct {
 
 // engine owns the gnet client and every connection's receive state.
 type engine struct {
-	cfg         *Config
+	cfg *Config
+	// idBase is the first connection id dialAll gives (ids name the
+	// nicknames: a second dialAll must not reuse the first one's).
+	idBase int
+	// onOpen, when set, gives the frames a new connection sends as soon
+	// as it is enrolled (connect -rooms: the switch into its room).
+	onOpen      func(lc *lgConn) []byte
 	cli         *gnet.Client
 	d           *dialer
 	shards      []*shard
@@ -82,6 +88,9 @@ func newEngine(cfg *Config) (*engine, error) {
 	e := &engine{cfg: cfg, d: newDialer(cfg), epoch: time.Now(), pubsPerRoom: cfg.Publishers}
 	e.epochNs = e.epoch.UnixNano()
 	e.measureFrom.Store(-1 << 62)
+	if cfg.Compat == CompatCentrifugo {
+		e.onOpen = func(lc *lgConn) []byte { return centrifugoJoin(cfg, lc) }
+	}
 	for i := 0; i < 2*loops; i++ {
 		e.shards = append(e.shards, &shard{hist: newHist(), win: newHist(),
 			errCodes: map[string]int64{}, closeCodes: map[int]int64{}})
@@ -164,6 +173,9 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	lc.sh.mu.Lock()
 	lc.gc = c
 	lc.sh.mu.Unlock()
+	if e.onOpen != nil {
+		return e.onOpen(lc), gnet.None
+	}
 	return nil, gnet.None
 }
 
@@ -211,25 +223,14 @@ var (
 
 // onMessage handles one complete text message. Caller holds lc.sh.mu.
 func (lc *lgConn) onMessage(p []byte) {
-	sh := lc.sh
-	if pub, seq, ts, ok := parseMarker(p); ok {
-		idx := pub - lc.room*lc.e.pubsPerRoom
-		if idx < 0 || idx >= len(lc.streams) {
-			sh.other++
-			return
-		}
-		if lc.streams[idx].Observe(seq) == Duplicate {
-			return
-		}
-		sh.delivered++
-		sh.winDelivered++
-		lat := lc.now - ts
-		recordNs(sh.win, lat)
-		if ts >= lc.e.measureFrom.Load() {
-			recordNs(sh.hist, lat)
-		}
+	if lc.e.cfg.Compat == CompatCentrifugo {
+		lc.onCentrifugo(p)
 		return
 	}
+	if lc.observe(p) {
+		return
+	}
+	sh := lc.sh
 	sh.other++
 	if bytes.Contains(p, needleJoined) && bytes.Contains(p, lc.joinNeedle) && bytes.Contains(p, lc.roomNeedle) {
 		lc.joined.Store(true)
@@ -244,6 +245,32 @@ func (lc *lgConn) onMessage(p []byte) {
 		}
 		sh.errCodes[code]++
 	}
+}
+
+// observe records p if it carries a generated message, and reports
+// whether it did. Caller holds lc.sh.mu.
+func (lc *lgConn) observe(p []byte) bool {
+	sh := lc.sh
+	pub, seq, ts, ok := parseMarker(p)
+	if !ok {
+		return false
+	}
+	idx := pub - lc.room*lc.e.pubsPerRoom
+	if idx < 0 || idx >= len(lc.streams) {
+		sh.other++
+		return true
+	}
+	if lc.streams[idx].Observe(seq) == Duplicate {
+		return true
+	}
+	sh.delivered++
+	sh.winDelivered++
+	lat := lc.now - ts
+	recordNs(sh.win, lat)
+	if ts >= lc.e.measureFrom.Load() {
+		recordNs(sh.hist, lat)
+	}
+	return true
 }
 
 // onControl answers pings and close frames. Caller holds lc.sh.mu.
@@ -343,7 +370,7 @@ func (e *engine) dialAll(ctx context.Context, n int, rate float64, room func(int
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			lc, took, err := e.connect(ctx, i, room(i))
+			lc, took, err := e.connect(ctx, e.idBase+i, room(i))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

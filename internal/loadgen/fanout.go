@@ -169,7 +169,11 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 		if ps.next >= e.measureFrom.Load() {
 			recordNs(lagHist, now-ps.next)
 		}
-		buf = appendMessage(buf[:0], cfg, ps.lc.nick, ps.id, ps.seq, ps.next)
+		if cfg.Compat == CompatCentrifugo {
+			buf = appendCentrifugoPublish(buf[:0], cfg, ps.lc.room, ps.id, ps.seq, ps.next)
+		} else {
+			buf = appendMessage(buf[:0], cfg, ps.lc.nick, ps.id, ps.seq, ps.next)
+		}
 		if err := ps.lc.send(buf); err != nil {
 			ps.failed++
 		} else {
@@ -313,6 +317,12 @@ func appendMessage(dst []byte, cfg *Config, nick string, pub int, seq uint64, in
 // confirmed with room -1.
 func setupRooms(ctx context.Context, cfg *Config, conns []*lgConn, rep *Report, status func(string, ...any)) error {
 	R := cfg.Rooms
+	if cfg.Compat == CompatCentrifugo {
+		// Every connection subscribed to its room's channel when it came
+		// up (engine.onOpen): wait for the replies.
+		waitJoined(ctx, cfg, liveConns(conns), 30*time.Second+time.Duration(len(conns))*time.Second/250)
+		return ctx.Err()
+	}
 	if R == 1 {
 		for _, lc := range conns {
 			if lc != nil {

@@ -40,6 +40,9 @@ func TestScenariosAgainstICS(t *testing.T) {
 		{"connect", nil, loadgen.RunConnect, func(c *loadgen.Config) {
 			c.Conns, c.Rate = 300, 500
 		}},
+		{"connect storm into rooms", nil, loadgen.RunConnect, func(c *loadgen.Config) {
+			c.Conns, c.Rooms, c.Rate = 60, 3, 300
+		}},
 		{"churn", nil, loadgen.RunChurn, func(c *loadgen.Config) {
 			c.Conns, c.Rooms, c.Publishers, c.Rate, c.ChurnRate = 100, 2, 3, 10, 20
 		}},
@@ -111,6 +114,9 @@ func runScenarios(t *testing.T, tests []scenarioCase) {
 			}
 			if tt.name == "churn" && (rep.Churn.RecoveryChecks == 0 || rep.Churn.NoHistory != 0) {
 				t.Fatalf("churn checked no recovery against ICS: %+v", rep.Churn)
+			}
+			if tt.name == "connect storm into rooms" && (rep.RoomsJoined != lc.Conns || len(rep.ErrorCodes) > 0) {
+				t.Fatalf("%d of %d connections joined their room (errors %v)", rep.RoomsJoined, lc.Conns, rep.ErrorCodes)
 			}
 			if tt.name == "fanout" && (rep.Delivered == 0 || rep.Delivered != rep.Expected) {
 				t.Fatalf("delivered %d of %d", rep.Delivered, rep.Expected)

@@ -68,6 +68,7 @@ type Report struct {
 
 	// connect
 	ConnectPerSec float64         `json:"connect_per_s,omitempty"`
+	RoomsJoined   int             `json:"rooms_joined,omitempty"` // connect -rooms: connections that saw their own joined in their room
 	Ramp          []RampPoint     `json:"ramp,omitempty"`
 	Handshake     *LatencySummary `json:"handshake,omitempty"`
 
@@ -126,6 +127,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 	switch r.Mode {
 	case "connect":
 		fmt.Fprintf(w, "  connect rate: %.0f conns/s\n", r.ConnectPerSec)
+		if r.Config.Rooms > 1 {
+			fmt.Fprintf(w, "  storm into %d rooms: %d connections joined their room (each join announced, then listusers)\n", r.Config.Rooms, r.RoomsJoined)
+		}
 		if r.Handshake != nil {
 			h := r.Handshake
 			fmt.Fprintf(w, "  handshake (auth+upgrade) ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", h.P50Ms, h.P90Ms, h.P99Ms, h.P999Ms, h.MaxMs)

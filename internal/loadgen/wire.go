@@ -330,9 +330,12 @@ func truncate(s string, n int) string {
 // slot i to a WebSocket.
 func (d *dialer) dial(ctx context.Context, i int, nick string) (*handshake, error) {
 	start := time.Now()
-	tok, err := d.authAt(ctx, i, d.addrFor(i), nick)
-	if err != nil {
-		return nil, err
+	var tok string
+	var err error
+	if d.cfg.Compat != CompatCentrifugo { // insecure client mode: no token
+		if tok, err = d.authAt(ctx, i, d.addrFor(i), nick); err != nil {
+			return nil, err
+		}
 	}
 	conn, left, err := d.upgrade(ctx, i, tok)
 	if err != nil {
@@ -367,7 +370,11 @@ func (d *dialer) upgrade(ctx context.Context, i int, tok string) (net.Conn, []by
 	if err != nil {
 		return nil, nil, err
 	}
-	left, err := clientHandshake(ctx, conn, addr, d.wsPath, d.subprotocol(tok), d.cfg.Compat != CompatSeed)
+	path, proto := d.wsPath, d.subprotocol(tok)
+	if d.cfg.Compat == CompatCentrifugo {
+		path, proto = centrifugoPath, ""
+	}
+	left, err := clientHandshake(ctx, conn, addr, path, proto, d.cfg.Compat == "")
 	if err != nil {
 		conn.Close()
 		return nil, nil, err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,7 +16,7 @@ type collector struct {
 	messagesIn, deliveries, bytesQueued, shardCmds, shardErrors, shardBusy    *prometheus.Desc
 	writes, frames, bytesOut, slowCloses, rateCloses, rateLimited, protoClose *prometheus.Desc
 	pingCloses, upgrades, rejected, httpReqs, draining                        *prometheus.Desc
-	historyBytes, historyEvictions                                            *prometheus.Desc
+	historyBytes, historyEvictions, flushWindow                               *prometheus.Desc
 	socketsRefused                                                            *prometheus.Desc
 }
 
@@ -49,6 +50,7 @@ func newCollector(s *Server) *collector {
 		rejected:    d("upgrades_rejected_total", "Refused WebSocket handshakes.", "loop"),
 		httpReqs:    d("http_requests_total", "Plain HTTP requests served.", "loop"),
 		draining:    d("draining", "1 while the server drains."),
+		flushWindow: d("flush_window_seconds", "Live write-coalescing window per event loop (-flush-interval, widened up to -flush-max while the loop is busy).", "loop"),
 
 		historyBytes:     d("history_bytes", "Bytes of message frames kept for the history command, per shard.", "shard"),
 		historyEvictions: d("history_evictions_total", "Kept messages dropped, per shard and reason (size: room over -history-size, age: older than -history-ttl, bytes: over -history-max-bytes).", "shard", "reason"),
@@ -99,6 +101,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ct(c.upgrades, st.Upgrades.Load(), id)
 		ct(c.rejected, st.Rejected.Load(), id)
 		ct(c.httpReqs, st.HTTPRequests.Load(), id)
+		g(c.flushWindow, time.Duration(st.FlushWindow.Load()).Seconds(), id)
 	}
 	d := 0.0
 	if c.s.Draining() {

@@ -67,7 +67,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, issuer: iss, registry: prometheus.NewRegistry()}
 	s.loops = fanout.NewLoops(cfg.Loops)
 	for _, l := range s.loops {
-		l.SetLinger(cfg.FlushInterval)
+		l.SetAdaptiveLinger(cfg.FlushInterval, cfg.FlushMax)
 		l.SetMaxQueue(cfg.LoopQueue)
 	}
 	sopts := shard.Options{

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -203,5 +204,36 @@ func TestShardFanoutDelivers(t *testing.T) {
 				t.Fatalf("async=%v peer %d: %d frames in %d writes, want %d frames", async, i, p.frames, p.writes, want)
 			}
 		}
+	}
+}
+
+// BenchmarkRoomHandOff is the shard goroutine's own cost of one broadcast
+// to a room of N members spread over 2 loops: queueing it for the loops and
+// handing it over. The loops refuse the task (as a stopped loop does), so
+// their queues are dropped at once and their work is not counted. It must
+// not grow with N: one entry per loop, not one per member.
+func BenchmarkRoomHandOff(b *testing.B) {
+	gone := errors.New("loop stopped")
+	for _, members := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
+			var loops []*fanout.Loop
+			for i := 0; i < 2; i++ {
+				loops = append(loops, fanout.NewLoop(i, func(func()) error { return gone }))
+			}
+			g := NewGroup(1, loops, Options{PresenceMax: 1})
+			s := g.Shard(0)
+			for i := 0; i < members; i++ {
+				s.join(&countPeer{loop: loops[i%2]}, command.GlobalRoom, Member{Nick: fmt.Sprintf("user%05d", i)}, false)
+			}
+			s.flush()
+			r := s.rooms[command.GlobalRoom]
+			frame := command.SealMessage(openFrame(command.OpenMessage(nil, "user00000", command.GlobalRoom, "hello world, this is a chat message", 1700000000000)), 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				s.fanout(r, frame)
+				s.flush()
+			}
+			b.ReportMetric(float64(members), "deliveries/op")
+		})
 	}
 }

@@ -104,10 +104,10 @@ func (s *Shard) remote(name string, ev *Event) {
 		r.setRemote(ev.Nick, ev.Origin)
 		s.announce(r, ev.Frame)
 	case EvLeft:
-		delete(r.remote, ev.Nick)
+		r.dropRemote(ev.Nick)
 		s.announce(r, ev.Frame)
 	case EvNick:
-		delete(r.remote, ev.Old)
+		r.dropRemote(ev.Old)
 		r.setRemote(ev.Nick, ev.Origin)
 		s.fanout(r, ev.Frame)
 	case EvSnapshotReq:
@@ -119,7 +119,7 @@ func (s *Shard) remote(name string, ev *Event) {
 	case EvSnapshot:
 		for nick, rm := range r.remote {
 			if rm.origin == ev.Origin {
-				delete(r.remote, nick)
+				r.dropRemote(nick)
 			}
 		}
 		for _, n := range ev.Nicks {
@@ -128,11 +128,24 @@ func (s *Shard) remote(name string, ev *Event) {
 	}
 }
 
+// setRemote records nick as a member on node origin (and in the room's
+// user list, when it is kept).
 func (r *room) setRemote(nick, origin string) {
 	if r.remote == nil {
 		r.remote = map[string]remoteMember{}
 	}
+	if _, known := r.remote[nick]; !known {
+		r.users.add(nick)
+	}
 	r.remote[nick] = remoteMember{origin: origin}
+}
+
+// dropRemote forgets nick as a member on another node.
+func (r *room) dropRemote(nick string) {
+	if _, known := r.remote[nick]; known {
+		delete(r.remote, nick)
+		r.users.remove(nick)
+	}
 }
 
 // announce fans a joined/left frame out when the room is small enough.
@@ -148,7 +161,7 @@ func (s *Shard) dropNode(origin string) {
 			if rm.origin != origin {
 				continue
 			}
-			delete(r.remote, nick)
+			r.dropRemote(nick)
 			s.announce(r, leftFrame(r.name, nick))
 		}
 	}

@@ -117,9 +117,10 @@ func (s *Shard) Rename(peer fanout.Peer, old, nick, token string, id []byte) {
 	s.in.put(op{kind: opRename, peer: peer, x: &args{old: old, nick: nick, token: token, id: id}})
 }
 
-// ListUsers replies to peer with the sorted members of its room.
-func (s *Shard) ListUsers(peer fanout.Peer, id []byte) bool {
-	return s.offer(op{kind: opListUsers, peer: peer, x: &args{id: id}})
+// ListUsers replies to peer with one page of the sorted members of its
+// room: at most limit names, those after after ("" = from the first).
+func (s *Shard) ListUsers(peer fanout.Peer, after string, limit int, id []byte) bool {
+	return s.offer(op{kind: opListUsers, peer: peer, x: &args{nick: after, next: limit, id: id}})
 }
 
 // History replies to peer with the messages of its room after since (when
@@ -192,7 +193,7 @@ func (s *Shard) handle(o *op) {
 	case opRename:
 		s.rename(o.peer, o.x)
 	case opListUsers:
-		s.listUsers(o.peer, o.x.id)
+		s.listUsers(o.peer, o.x.nick, o.x.next, o.x.id)
 	case opListRooms:
 		if o.x.list != nil {
 			s.setWatch(o.peer, o.x.watch)

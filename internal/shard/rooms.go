@@ -14,6 +14,12 @@ type room struct {
 	pins     int  // switches on their way in (Prepare without Leave yet)
 	deleting bool // an admin deleted it: members are moving out
 
+	// byLoop holds the members again, grouped by event loop (index: loop
+	// index), so a broadcast is one entry per loop.
+	byLoop []fanout.Group
+	// users answers listusers (users.go); nil until the room is listed.
+	users *userList
+
 	seq   uint64  // the last message's number (history.go)
 	epoch string  // names this room's history line
 	hist  history // recent message frames
@@ -30,6 +36,7 @@ type member struct {
 	loop int
 	room *room
 	pos  int
+	gpos int // position in room.byLoop[loop]
 	Member
 }
 
@@ -50,9 +57,11 @@ func (s *Shard) publish(p fanout.Peer, frame []byte) {
 	s.bridgeOut(r, Event{Kind: EvMessage, Frame: sealed})
 }
 
+// fanout queues frame for every member of r: one entry per event loop
+// with members, whatever the room's size.
 func (s *Shard) fanout(r *room, frame []byte) {
-	for _, m := range r.members {
-		s.batch.AddAt(m.loop, m.peer, frame)
+	for i := range r.byLoop {
+		s.batch.AddGroup(i, &r.byLoop[i], frame)
 	}
 	n := uint64(len(r.members))
 	s.stats.Deliveries.Add(n)
@@ -75,23 +84,26 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 		s.remove(old)
 	}
 	m := &member{peer: p, loop: p.Loop().Index, room: r, pos: len(r.members), Member: info}
+	joined := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
+	if len(r.members) > 0 && s.presence1(len(r.members)+1) {
+		// Everyone already here hears of the arrival (before it is added).
+		s.fanout(r, joined)
+	}
 	r.members = append(r.members, m)
 	if len(r.members) == 1 {
 		s.roomsChanged() // an empty pinned room (one a switch created) becomes listed
 	}
+	if r.byLoop == nil {
+		r.byLoop = make([]fanout.Group, len(s.g.loops))
+	}
+	m.gpos = r.byLoop[m.loop].Add(p)
+	r.users.add(m.Nick)
 	s.members[p] = m
 	s.stats.Members.Add(1)
 	if len(r.members) == 1 {
 		s.bridgeWatch(r, true)
 	}
-	f := command.AppendMembership(nil, command.FrameJoined, r.name, m.Nick)
-	s.bridgeOut(r, Event{Kind: EvJoined, Nick: m.Nick, Frame: f})
-	if s.presence(r) && len(r.members) > 1 {
-		for _, o := range r.members[:len(r.members)-1] {
-			s.batch.AddAt(o.loop, o.peer, f)
-		}
-		s.stats.Deliveries.Add(uint64(len(r.members) - 1))
-	}
+	s.bridgeOut(r, Event{Kind: EvJoined, Nick: m.Nick, Frame: joined})
 	// The member's own copy tells it where the room's history stands.
 	s.batch.AddAt(m.loop, m.peer, command.AppendOwnJoined(nil, r.name, m.Nick, r.seq, r.epoch))
 	s.stats.Deliveries.Add(1)
@@ -148,6 +160,10 @@ func (s *Shard) remove(m *member) {
 	if last == 0 {
 		s.roomsChanged()
 	}
+	if moved := r.byLoop[m.loop].Remove(m.gpos); moved != nil {
+		s.members[moved].gpos = m.gpos
+	}
+	r.users.remove(m.Nick)
 	delete(s.members, m.peer)
 	s.stats.Members.Add(-1)
 	f := leftFrame(r.name, m.Nick)
@@ -159,6 +175,7 @@ func (s *Shard) remove(m *member) {
 		// No longer watched: what we knew of the other nodes' members
 		// goes stale from here on.
 		r.remote = nil
+		r.users = nil // rebuilt from the members on the next listusers
 		s.bridgeWatch(r, false)
 	}
 	s.batch.AddAt(m.loop, m.peer, f)
@@ -172,9 +189,12 @@ func leftFrame(room, nick string) []byte {
 
 // presence reports whether r is small enough to announce joins and leaves
 // to every member.
-func (s *Shard) presence(r *room) bool {
+func (s *Shard) presence(r *room) bool { return s.presence1(len(r.members)) }
+
+// presence1 reports whether a room of n members announces joins and leaves.
+func (s *Shard) presence1(n int) bool {
 	max := s.g.opts.PresenceMax
-	return max <= 0 || len(r.members) <= max
+	return max <= 0 || n <= max
 }
 
 func (s *Shard) maybeDelete(r *room) {
@@ -191,6 +211,8 @@ func (s *Shard) rename(p fanout.Peer, a *args) {
 	if m == nil {
 		return
 	}
+	m.room.users.remove(m.Nick)
+	m.room.users.add(a.nick)
 	m.Nick = a.nick
 	r := m.room
 	f := command.AppendNick(nil, a.old, a.nick, r.name, "", nil)
@@ -203,24 +225,6 @@ func (s *Shard) rename(p fanout.Peer, a *args) {
 	own := command.AppendNick(nil, a.old, a.nick, r.name, a.token, a.id)
 	s.batch.AddAt(m.loop, m.peer, own)
 	s.stats.Deliveries.Add(uint64(len(r.members)))
-}
-
-func (s *Shard) listUsers(p fanout.Peer, id []byte) {
-	m := s.members[p]
-	if m == nil {
-		return
-	}
-	names := s.names[:0]
-	for _, o := range m.room.members {
-		names = append(names, o.Nick)
-	}
-	for nick := range m.room.remote {
-		names = append(names, nick)
-	}
-	slices.Sort(names)
-	s.batch.Add(p, command.AppendList(nil, command.FrameUsers, names, id))
-	clear(names)
-	s.names = names[:0]
 }
 
 // gather collects every shard's room names for one listrooms.

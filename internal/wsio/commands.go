@@ -39,7 +39,7 @@ func (c *conn) command(p []byte) {
 	case command.TypeSwitchRoom, command.TypeCreateRoom:
 		c.switchRoom(string(cmd.Arg), cmd.Type == command.TypeCreateRoom, cmd.ID)
 	case command.TypeListUsers:
-		if !g.Shard(int(c.roomShard)).ListUsers(c, bytes.Clone(cmd.ID)) {
+		if !g.Shard(int(c.roomShard)).ListUsers(c, string(cmd.Arg), cmd.Limit, bytes.Clone(cmd.ID)) {
 			c.sendError(command.ErrServerBusy, "server busy, retry", cmd.ID)
 		}
 	case command.TypeListRooms:

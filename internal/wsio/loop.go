@@ -33,6 +33,7 @@ type LoopStats struct {
 	Upgrades       atomic.Uint64 // completed WebSocket upgrades
 	Rejected       atomic.Uint64 // refused handshakes (4xx/5xx)
 	HTTPRequests   atomic.Uint64 // plain HTTP requests handed to net/http
+	FlushWindow    atomic.Int64  // nanos: the fanout loop's live coalescing window, copied by Server.LoopStats
 }
 
 // loop is the per-event-loop state: everything here is touched only on that

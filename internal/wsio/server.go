@@ -353,6 +353,7 @@ func (s *Server) Stop(ctx context.Context) error {
 func (s *Server) LoopStats() []*LoopStats {
 	out := make([]*LoopStats, len(s.loops))
 	for i, l := range s.loops {
+		l.stats.FlushWindow.Store(int64(l.fan.Window()))
 		out[i] = &l.stats
 	}
 	return out

@@ -412,10 +412,10 @@ func statsTable(tw *tabwriter.Writer, r *adminv1.GetStatsResponse) {
 	}
 	tw.Flush()
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "LOOP\tCONNS\tSOCKETS\tWRITES\tFRAMES\tFRAMES/WRITE\tBYTES-OUT\tSLOW-CLOSES\tRATE-LIMITED\tRATE-CLOSES")
+	fmt.Fprintln(tw, "LOOP\tCONNS\tSOCKETS\tWRITES\tFRAMES\tFRAMES/WRITE\tWINDOW\tBYTES-OUT\tSLOW-CLOSES\tRATE-LIMITED\tRATE-CLOSES")
 	for _, l := range r.GetLoops() {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.2f\t%s\t%d\t%d\t%d\n", l.Index, l.Connections, l.Sockets, l.WriteCalls, l.Frames,
-			l.FramesPerWrite, bytesStr(l.BytesOut), l.SlowConsumerCloses, l.RateLimited, l.RateLimitCloses)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%d\t%d\t%d\n", l.Index, l.Connections, l.Sockets, l.WriteCalls, l.Frames,
+			l.FramesPerWrite, l.GetFlushWindow().AsDuration().Round(10*time.Microsecond), bytesStr(l.BytesOut), l.SlowConsumerCloses, l.RateLimited, l.RateLimitCloses)
 	}
 }
 

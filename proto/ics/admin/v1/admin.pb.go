@@ -537,7 +537,10 @@ type LoopStats struct {
 	Upgrades uint64 `protobuf:"varint,14,opt,name=upgrades,proto3" json:"upgrades,omitempty"`
 	// Sockets open on this loop now: its WebSocket connections plus plain
 	// HTTP connections (browser keep-alives, /auth) and handshakes in progress.
-	Sockets       int64 `protobuf:"varint,15,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets int64 `protobuf:"varint,15,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	// The loop's live write-coalescing window: -flush-interval when idle or
+	// lightly loaded, wider (up to -flush-max) while the loop is busy.
+	FlushWindow   *durationpb.Duration `protobuf:"bytes,16,opt,name=flush_window,json=flushWindow,proto3" json:"flush_window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +678,13 @@ func (x *LoopStats) GetSockets() int64 {
 		return x.Sockets
 	}
 	return 0
+}
+
+func (x *LoopStats) GetFlushWindow() *durationpb.Duration {
+	if x != nil {
+		return x.FlushWindow
+	}
+	return nil
 }
 
 type ListRoomsRequest struct {
@@ -1792,7 +1802,7 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	" \x01(\x04R\bbytesOut\x12\x16\n" +
 	"\x06errors\x18\v \x01(\x04R\x06errors\x12\x12\n" +
 	"\x04busy\x18\f \x01(\x04R\x04busy\x12!\n" +
-	"\finbox_passes\x18\r \x01(\x04R\vinboxPasses\"\x81\x04\n" +
+	"\finbox_passes\x18\r \x01(\x04R\vinboxPasses\"\xbf\x04\n" +
 	"\tLoopStats\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12 \n" +
 	"\vconnections\x18\x02 \x01(\x03R\vconnections\x12\x1f\n" +
@@ -1812,7 +1822,8 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"\vping_closes\x18\r \x01(\x04R\n" +
 	"pingCloses\x12\x1a\n" +
 	"\bupgrades\x18\x0e \x01(\x04R\bupgrades\x12\x18\n" +
-	"\asockets\x18\x0f \x01(\x03R\asockets\"N\n" +
+	"\asockets\x18\x0f \x01(\x03R\asockets\x12<\n" +
+	"\fflush_window\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\vflushWindow\"N\n" +
 	"\x10ListRoomsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1947,39 +1958,40 @@ var file_ics_admin_v1_admin_proto_depIdxs = []int32{
 	5,  // 4: ics.admin.v1.GetStatsResponse.loops:type_name -> ics.admin.v1.LoopStats
 	26, // 5: ics.admin.v1.NodeStats.start_time:type_name -> google.protobuf.Timestamp
 	25, // 6: ics.admin.v1.NodeStats.uptime:type_name -> google.protobuf.Duration
-	8,  // 7: ics.admin.v1.ListRoomsResponse.rooms:type_name -> ics.admin.v1.Room
-	11, // 8: ics.admin.v1.ListUsersResponse.users:type_name -> ics.admin.v1.User
-	26, // 9: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
-	8,  // 10: ics.admin.v1.CreateRoomResponse.room:type_name -> ics.admin.v1.Room
-	25, // 11: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
-	24, // 12: ics.admin.v1.ListNodesResponse.nodes:type_name -> ics.admin.v1.Node
-	26, // 13: ics.admin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
-	26, // 14: ics.admin.v1.Node.updated:type_name -> google.protobuf.Timestamp
-	0,  // 15: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
-	1,  // 16: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
-	6,  // 17: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
-	9,  // 18: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
-	12, // 19: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
-	14, // 20: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
-	16, // 21: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
-	18, // 22: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
-	20, // 23: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
-	22, // 24: ics.admin.v1.AdminService.ListNodes:input_type -> ics.admin.v1.ListNodesRequest
-	2,  // 25: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
-	2,  // 26: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
-	7,  // 27: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
-	10, // 28: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
-	13, // 29: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
-	15, // 30: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
-	17, // 31: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
-	19, // 32: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
-	21, // 33: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
-	23, // 34: ics.admin.v1.AdminService.ListNodes:output_type -> ics.admin.v1.ListNodesResponse
-	25, // [25:35] is the sub-list for method output_type
-	15, // [15:25] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	25, // 7: ics.admin.v1.LoopStats.flush_window:type_name -> google.protobuf.Duration
+	8,  // 8: ics.admin.v1.ListRoomsResponse.rooms:type_name -> ics.admin.v1.Room
+	11, // 9: ics.admin.v1.ListUsersResponse.users:type_name -> ics.admin.v1.User
+	26, // 10: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
+	8,  // 11: ics.admin.v1.CreateRoomResponse.room:type_name -> ics.admin.v1.Room
+	25, // 12: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
+	24, // 13: ics.admin.v1.ListNodesResponse.nodes:type_name -> ics.admin.v1.Node
+	26, // 14: ics.admin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
+	26, // 15: ics.admin.v1.Node.updated:type_name -> google.protobuf.Timestamp
+	0,  // 16: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
+	1,  // 17: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
+	6,  // 18: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
+	9,  // 19: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
+	12, // 20: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
+	14, // 21: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
+	16, // 22: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
+	18, // 23: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
+	20, // 24: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
+	22, // 25: ics.admin.v1.AdminService.ListNodes:input_type -> ics.admin.v1.ListNodesRequest
+	2,  // 26: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
+	2,  // 27: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
+	7,  // 28: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
+	10, // 29: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
+	13, // 30: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
+	15, // 31: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
+	17, // 32: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
+	19, // 33: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
+	21, // 34: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
+	23, // 35: ics.admin.v1.AdminService.ListNodes:output_type -> ics.admin.v1.ListNodesResponse
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_ics_admin_v1_admin_proto_init() }
