@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -98,6 +97,7 @@ type rollingNode struct {
 	exited    chan struct{}
 	exitCode  int
 	listening chan struct{}
+	stderr    bytes.Buffer // read only once exited is closed
 }
 
 func (c *rollingCluster) httpAddrs() []string {
@@ -151,7 +151,8 @@ func (n *rollingNode) start(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], n.args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stderr = io.Discard
+	n.stderr.Reset()
+	cmd.Stderr = &n.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +184,7 @@ func (n *rollingNode) waitReady(t *testing.T) {
 	select {
 	case <-n.listening:
 	case <-n.exited:
-		t.Fatalf("%s exited %d before listening", n.args[5], n.exitCode)
+		t.Fatalf("%s exited %d before listening: %s", n.args[5], n.exitCode, lastLine(n.stderr.String()))
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s did not start within 60 s", n.args[5])
 	}
@@ -218,7 +219,24 @@ func (c *rollingCluster) restart(t *testing.T, i int) {
 		t.Fatalf("n%d exited %d after SIGTERM, want 0", i+1, n.exitCode)
 	}
 	n.cmd = nil
-	n.start(t)
+	// Started again with the same flags. Its ports were free a moment ago,
+	// but on a shared machine an outgoing connection may take one as its
+	// source port meanwhile: then, like a restarting pod, try again.
+	for try := 1; ; try++ {
+		n.start(t)
+		select {
+		case <-n.listening:
+		case <-n.exited:
+			if try < 5 {
+				t.Logf("n%d exited %d at start (try %d): %s", i+1, n.exitCode, try, lastLine(n.stderr.String()))
+				n.cmd = nil
+				time.Sleep(time.Second)
+				continue
+			}
+		case <-time.After(60 * time.Second):
+		}
+		break
+	}
 	n.waitReady(t)
 	t.Logf("n%d drained, restarted and ready in %v", i+1, time.Since(began))
 }
@@ -430,4 +448,9 @@ func (ch *chatter) checkHistory(f wstest.Frame, since uint64, epoch string) {
 func seqNum(f wstest.Frame) uint64 {
 	v, _ := f["seq"].(float64)
 	return uint64(v)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
