@@ -41,16 +41,21 @@ func TestThreeNodesFromFlags(t *testing.T) {
 	var wg sync.WaitGroup
 	codes := make([]int, 3)
 	up := make(chan struct{}, 3)
+	failed := make(chan string, 3)
 	for i, n := range nodes {
 		args := []string{
 			"-http", fmt.Sprintf("127.0.0.1:%d", n.http), "-admin", fmt.Sprintf("127.0.0.1:%d", n.admin),
 			"-node-id", fmt.Sprintf("n%d", i+1), "-cluster-listen", fmt.Sprintf("127.0.0.1:%d", n.route),
-			"-cluster-peers", strings.Join(peers, ","), "-jwt-key", "cluster-test-key-0123456789abcdef0123", "-drain-timeout", "5s",
+			"-cluster-peers", strings.Join(peers, ","), "-jwt-key", "three-nodes-test-key-0123456789abcdef", "-drain-timeout", "5s",
 		}
 		pr, pw := io.Pipe()
 		wg.Go(func() {
-			codes[i] = run(args, pw, io.Discard)
+			code := run(args, pw, io.Discard)
+			codes[i] = code
 			pw.Close()
+			if code != 0 {
+				failed <- fmt.Sprintf("node %d exited %d at start", i+1, code) // fail now, not after 90 s
+			}
 		})
 		go func() {
 			sc := bufio.NewScanner(pr)
@@ -64,6 +69,8 @@ func TestThreeNodesFromFlags(t *testing.T) {
 	for range nodes {
 		select {
 		case <-up:
+		case msg := <-failed:
+			t.Fatal(msg)
 		case <-time.After(90 * time.Second):
 			t.Fatal("the three nodes did not come up")
 		}

@@ -31,6 +31,7 @@ func TestThreeNodes(t *testing.T) {
 		{"the same token on another node takes the name over", testTakeoverAcrossNodes},
 		{"admin API from n1 acts on every node", testAdminClusterWide},
 		{"loadgen fanout -url spreads rooms over the nodes", testLoadgenAcrossNodes},
+		{"history: each node's line of a room, recovery on the same node, complete:false on another", testHistoryLines},
 		{"a killed node's users leave and its names are free; it rejoins", testNodeDeath},
 	}
 	for _, s := range steps {

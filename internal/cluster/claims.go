@@ -69,7 +69,7 @@ func (n *Node) Claim(ctx context.Context, nick, jti string) error {
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			_, err = n.claims.Create(ctx, key, n.claimValue(jti))
-			if errors.Is(err, jetstream.ErrKeyExists) {
+			if casConflict(err) {
 				continue // raced with another claim: look again
 			}
 		case err != nil:
@@ -81,8 +81,8 @@ func (n *Node) Claim(ctx context.Context, nick, jti string) error {
 			}
 			if o.inc != n.inc {
 				_, err = n.claims.Update(ctx, key, n.claimValue(jti), e.Revision())
-				if errors.Is(err, jetstream.ErrKeyExists) {
-					continue
+				if casConflict(err) {
+					continue // changed meanwhile (e.g. released): look again
 				}
 				if err == nil {
 					n.takeover(o.inc, nick, jti)
@@ -173,4 +173,17 @@ func (n *Node) watchClaims(ctx context.Context, w jetstream.KeyWatcher) {
 			n.mu.Unlock()
 		}
 	}
+}
+
+// casConflict reports whether err is a compare-and-set write that lost a
+// race: the key changed since it was read. A replicated bucket reports it
+// as code 10164, which neither jetstream.ErrKeyExists matches nor, when
+// Create rewrites a deleted key, jetstream.ErrKeyRevisionMismatch; taken
+// for a failure it refused a moving claim with 503 (a client reconnecting
+// on another node while its old socket's release ran).
+func casConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
+		(errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant))
 }

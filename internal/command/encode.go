@@ -426,17 +426,64 @@ func decodeRune[T string | []byte](s T, i int) (r rune, size int) {
 
 // Reseal renumbers a sealed `message` frame (one SealMessage made, maybe on
 // another node) with seq: the payload up to its trailing `,"seq":N}` is
-// copied once into a fresh open frame and sealed again. A cluster node
-// numbers every message of a room it delivers in its own history line, so
-// the frame from another node is renumbered here, once per node, not per
-// member. ok is false when frame is not a sealed message.
+// copied once into a fresh open frame and sealed again; frame itself is not
+// touched (it is shared with the sender's members and history). A cluster
+// node numbers every message of a room it delivers in its own history line,
+// so the frame from another node is renumbered here, once per node, not per
+// member. ok is false when frame is not one whole unmasked text frame whose
+// payload is a message object ending in its seq.
 func Reseal(frame []byte, seq uint64) (out []byte, ok bool) {
-	p := Payload(frame)
+	p, ok := wholePayload(frame)
+	if !ok || !bytes.HasPrefix(p, []byte(`{"type":"message",`)) {
+		return nil, false
+	}
 	i := bytes.LastIndex(p, []byte(`,"seq":`))
-	if i < 0 || len(p) == 0 || p[len(p)-1] != '}' {
+	if i < 0 || !isSeqTail(p[i+len(`,"seq":`):]) {
 		return nil, false
 	}
 	open := make([]byte, headroom, headroom+i+SealRoom)
 	open = append(open, p[:i]...)
 	return SealMessage(open, seq), true
+}
+
+// wholePayload is Payload for bytes from elsewhere: ok only for one whole
+// FIN unmasked text frame whose header states exactly its length.
+func wholePayload(frame []byte) ([]byte, bool) {
+	if len(frame) < 2 || frame[0] != 0x80|opText || frame[1]&0x80 != 0 {
+		return nil, false
+	}
+	n, size := uint64(frame[1]), 2
+	switch n {
+	case 126:
+		if len(frame) < 4 {
+			return nil, false
+		}
+		n, size = uint64(frame[2])<<8|uint64(frame[3]), 4
+	case 127:
+		if len(frame) < headroom {
+			return nil, false
+		}
+		n = 0
+		for _, c := range frame[2:headroom] {
+			n = n<<8 | uint64(c)
+		}
+		size = headroom
+	}
+	if uint64(len(frame)-size) != n {
+		return nil, false
+	}
+	return frame[size:], true
+}
+
+// isSeqTail reports whether t is the digits of a seq and the closing brace.
+func isSeqTail(t []byte) bool {
+	if len(t) < 2 || len(t) > 21 || t[len(t)-1] != '}' {
+		return false
+	}
+	for _, c := range t[:len(t)-1] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

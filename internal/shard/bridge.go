@@ -174,9 +174,14 @@ func (s *Shard) bridgeOut(r *room, ev Event) {
 	}
 }
 
-// bridgeWatch tells the bridge r gained its first or lost its last local member.
+// bridgeWatch tells the bridge r gained its first or lost its last local
+// member. Unwatched, the room misses the other nodes' messages, so its line
+// here breaks (a room about to be deleted loses nothing by it).
 func (s *Shard) bridgeWatch(r *room, on bool) {
 	if b := s.g.opts.Bridge; b != nil {
 		b.Watch(r.name, on)
+		if !on {
+			s.breakLine(r)
+		}
 	}
 }

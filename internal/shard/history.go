@@ -88,9 +88,23 @@ type histState struct {
 // newRoom makes a room with a fresh epoch: a recreated room never shares an
 // epoch with an earlier room of the same name (on this or any other boot).
 func (s *Shard) newRoom(name string) *room {
+	return &room{name: name, epoch: s.newEpoch(), hidx: -1}
+}
+
+// newEpoch names a new history line: this boot, this shard, a counter.
+func (s *Shard) newEpoch() string {
 	s.hist.epochs++
-	epoch := s.g.epochBase + "-" + strconv.Itoa(s.idx) + "-" + strconv.FormatUint(s.hist.epochs, 36)
-	return &room{name: name, epoch: epoch, hidx: -1}
+	return s.g.epochBase + "-" + strconv.Itoa(s.idx) + "-" + strconv.FormatUint(s.hist.epochs, 36)
+}
+
+// breakLine starts a new history line for r, which stays (global, or a
+// room a switch has pinned) although this node stopped hearing the other
+// nodes' messages in it: its old line now has a gap nobody could see, so
+// a client asking with the old epoch gets complete:false. The kept frames
+// belong to the old line and go; seq keeps counting.
+func (s *Shard) breakLine(r *room) {
+	r.epoch = s.newEpoch()
+	s.dropHistory(r)
 }
 
 // tick reads the shard clock once per pass: frames stored in one pass share
@@ -177,7 +191,7 @@ func (s *Shard) expireRoom(r *room, cutoff int64) {
 	}
 }
 
-// dropHistory forgets a deleted room's frames.
+// dropHistory forgets a room's frames (deleted, or its line broken).
 func (s *Shard) dropHistory(r *room) {
 	if r.hidx >= 0 {
 		heap.Remove(&s.hist.oldest, r.hidx)
