@@ -46,7 +46,15 @@ func parseOwner(v []byte, rev uint64) owner {
 // (call it off the event loops). ErrTaken when someone else holds it.
 func (n *Node) Reserve(ctx context.Context, nick, jti string) error {
 	key := claimKey(nick)
-	if _, err := n.claims.Create(ctx, key, n.claimValue(jti)); err != nil {
+	var err error
+	for range 3 {
+		// Create over a key whose delete is landing meanwhile can fail
+		// with a sequence conflict rather than ErrKeyExists: look again.
+		if _, err = n.claims.Create(ctx, key, n.claimValue(jti)); !casConflict(err) || errors.Is(err, jetstream.ErrKeyExists) {
+			break
+		}
+	}
+	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			n.stats.ClaimConflicts.Add(1)
 			return ErrTaken
@@ -119,13 +127,31 @@ func (n *Node) Release(nick, jti string) {
 	}()
 }
 
+// release deletes the claim of key if this node still holds it for jti.
+// A failed look-up or delete (a slow or moving JetStream leader) is tried
+// again until ctx ends: a release that gave up would hold the name for as
+// long as this node lives.
 func (n *Node) release(ctx context.Context, key, jti string) {
-	e, err := n.claims.Get(ctx, key)
-	if err != nil {
-		return
-	}
-	if o := parseOwner(e.Value(), e.Revision()); o.inc == n.inc && o.jti == jti {
-		_ = n.claims.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		e, err := n.claims.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return
+		}
+		if err == nil {
+			if o := parseOwner(e.Value(), e.Revision()); o.inc != n.inc || o.jti != jti {
+				return // someone else's now
+			}
+			err = n.claims.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+			if err == nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			n.opts.Logger.Warn("nickname claim not released", "key", key, "err", err)
+			return
+		case <-time.After(wait):
+		}
 	}
 }
 
