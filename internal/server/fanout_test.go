@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -312,23 +313,27 @@ func TestSlowReaderIsClosedOthersGetEverything(t *testing.T) {
 // metric sums a metric's samples from /metrics.
 func metric(t testing.TB, addr, name string) float64 {
 	t.Helper()
+	return metricLabeled(t, addr, name, "")
+}
+
+// metricLabeled sums the samples of name whose labels contain label (all of
+// its samples, unlabelled ones included, when label is empty).
+func metricLabeled(t testing.TB, addr, name, label string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
 	sum := 0.0
-	for _, line := range strings.Split(b.String(), "\n") {
-		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+	for _, line := range strings.Split(string(body), "\n") {
+		labelled := strings.HasPrefix(line, name+"{") && strings.Contains(line, label)
+		plain := label == "" && strings.HasPrefix(line, name+" ")
+		if labelled || plain {
 			f := strings.Fields(line)
 			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
 			sum += v

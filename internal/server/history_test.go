@@ -214,34 +214,6 @@ func TestHistorySinceLimitEpoch(t *testing.T) {
 	}
 }
 
-// metricLabeled sums the samples of name whose labels contain label.
-func metricLabeled(t testing.TB, addr, name, label string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	sum := 0.0
-	for _, line := range strings.Split(b.String(), "\n") {
-		if strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
-}
-
 // Every bound of the buffer drops the oldest messages; a client asking
 // from before them hears complete:false, one asking from after them
 // complete:true.
