@@ -18,16 +18,6 @@ import (
 // node's line, so recovery is exact on the same node and says
 // complete:false on another.
 
-// seqOf is a frame's seq (JSON numbers decode as float64; seqs here are small).
-func seqOf(t testing.TB, f wstest.Frame) uint64 {
-	t.Helper()
-	v, ok := f["seq"].(float64)
-	if !ok {
-		t.Fatalf("frame without a numeric seq: %v", f)
-	}
-	return uint64(v)
-}
-
 // ownJoined moves cl into room and returns its own joined (seq and epoch of
 // the room on cl's node).
 func ownJoined(t *testing.T, cl *wstest.Client, room string) wstest.Frame {
@@ -85,7 +75,7 @@ func checkLine(t *testing.T, who string, msgs []wstest.Frame, after uint64, sent
 	t.Helper()
 	got := map[string][]string{}
 	for i, f := range msgs {
-		if s := seqOf(t, f); s != after+uint64(i)+1 {
+		if s := f.Seq(t); s != after+uint64(i)+1 {
 			t.Fatalf("%s: message %d (%v) has seq %d, want %d", who, i, f, s, after+uint64(i)+1)
 		}
 		got[f.Str("from")] = append(got[f.Str("from")], f.Str("body"))
@@ -144,13 +134,13 @@ func testHistoryLines(t *testing.T, c *cluster) {
 		wg.Go(func() { sendAll(t, ben, sent["ben"]) })
 		wg.Wait()
 		got := readMessages(t, obs, 2*each)
-		checkLine(t, "obs on n3", got, seqOf(t, obsJoined), sent)
+		checkLine(t, "obs on n3", got, obsJoined.Seq(t), sent)
 		// n2's own line is gapless too, with its own numbers.
-		checkLine(t, "keep on n2", readMessages(t, keep, 2*each), seqOf(t, benJoined), sent)
+		checkLine(t, "keep on n2", readMessages(t, keep, 2*each), benJoined.Seq(t), sent)
 		checkLine(t, "ann on n1", readMessages(t, ann, 2*each), 0, sent)
 		readMessages(t, ben, 2*each)
 		// n3 kept exactly what it delivered.
-		reply, msgs := askHistory(t, obs, map[string]any{"since": seqOf(t, obsJoined), "epoch": obsJoined.Str("epoch"), "limit": 100})
+		reply, msgs := askHistory(t, obs, map[string]any{"since": obsJoined.Seq(t), "epoch": obsJoined.Str("epoch"), "limit": 100})
 		if reply["complete"] != true || reply.Str("epoch") != obsJoined.Str("epoch") || len(msgs) != len(got) {
 			t.Fatalf("n3 history: %v with %d messages, want complete with %d", reply, len(msgs), len(got))
 		}
@@ -163,7 +153,7 @@ func testHistoryLines(t *testing.T, c *cluster) {
 
 	// ben's last seen message, in n2's line.
 	reply, _ := askHistory(t, ben, map[string]any{"limit": 1})
-	lastSeq, epoch := seqOf(t, reply), reply.Str("epoch")
+	lastSeq, epoch := reply.Seq(t), reply.Str("epoch")
 	if epoch != benJoined.Str("epoch") {
 		t.Fatalf("n2's epoch changed from %q to %q with members in the room", benJoined.Str("epoch"), epoch)
 	}
@@ -182,7 +172,7 @@ func testHistoryLines(t *testing.T, c *cluster) {
 		readMessages(t, keep, missed) // they are in n2's line now
 		back := redial(t, c.addr(1), ben)
 		j := ownJoined(t, back, room)
-		if j.Str("epoch") != epoch || seqOf(t, j) != lastSeq+missed {
+		if j.Str("epoch") != epoch || j.Seq(t) != lastSeq+missed {
 			t.Fatalf("back on n2: joined %v, want epoch %q seq %d", j, epoch, lastSeq+missed)
 		}
 		reply, msgs := askHistory(t, back, map[string]any{"since": lastSeq, "epoch": epoch})
@@ -204,7 +194,7 @@ func testHistoryLines(t *testing.T, c *cluster) {
 			t.Fatalf("history on n3 with n2's epoch: %v, want complete:false and n3's epoch", reply)
 		}
 		// What it gets is n3's latest: the last five missed messages.
-		checkLine(t, "ben on n3", msgs, seqOf(t, j)-5, map[string][]string{"ann": missedBodies[missed-5:]})
+		checkLine(t, "ben on n3", msgs, j.Seq(t)-5, map[string][]string{"ann": missedBodies[missed-5:]})
 		_ = moved.Send("exit", nil, nil)
 	})
 
@@ -220,13 +210,13 @@ func testHistoryLines(t *testing.T, c *cluster) {
 		sendAll(t, greeter, bodies("hello", n))
 		readMessages(t, greeter, n)
 		back := ownJoined(t, gus, "global")
-		reply, msgs := askHistory(t, gus, map[string]any{"since": seqOf(t, before), "epoch": before.Str("epoch")})
+		reply, msgs := askHistory(t, gus, map[string]any{"since": before.Seq(t), "epoch": before.Str("epoch")})
 		if reply["complete"] == true {
 			// Allowed only if n2 really has every message sent meanwhile.
 			if back.Str("epoch") != before.Str("epoch") {
 				t.Fatalf("complete with a stale epoch: %v", reply)
 			}
-			checkLine(t, "gus back in global", msgs, seqOf(t, before), map[string][]string{"greeter": bodies("hello", n)})
+			checkLine(t, "gus back in global", msgs, before.Seq(t), map[string][]string{"greeter": bodies("hello", n)})
 		}
 		_ = gus.Send("exit", nil, nil)
 		_ = greeter.Send("exit", nil, nil)

@@ -16,16 +16,6 @@ import (
 
 // These tests are PROTOCOL.md "History and recovery" (v1.1), on the wire.
 
-// seqOf is a frame's seq (JSON numbers decode as float64; seqs here are small).
-func seqOf(t testing.TB, f wstest.Frame) uint64 {
-	t.Helper()
-	v, ok := f["seq"].(float64)
-	if !ok {
-		t.Fatalf("frame without a numeric seq: %v", f)
-	}
-	return uint64(v)
-}
-
 // sendN sends n messages body prefix-0 .. prefix-(n-1) from c.
 func sendN(t testing.TB, c *wstest.Client, prefix string, n int) {
 	t.Helper()
@@ -84,7 +74,7 @@ func complete(t testing.TB, f wstest.Frame) bool {
 func seqs(t testing.TB, fs []wstest.Frame) []uint64 {
 	out := make([]uint64, len(fs))
 	for i, f := range fs {
-		out[i] = seqOf(t, f)
+		out[i] = f.Seq(t)
 	}
 	return out
 }
@@ -114,7 +104,7 @@ func TestHistorySeqStrictlyIncreasesAcrossSenders(t *testing.T) {
 	srv := start(t, nil)
 	addr := srv.Addr().String()
 	obs := wstest.Dial(t, addr, "observer")
-	if seqOf(t, obs.Joined) != 0 || obs.Joined.Str("epoch") == "" {
+	if obs.Joined.Seq(t) != 0 || obs.Joined.Str("epoch") == "" {
 		t.Fatalf("own joined of a fresh room: %v, want seq 0 and an epoch", obs.Joined)
 	}
 	senders := []*wstest.Client{wstest.Dial(t, addr, "ann"), wstest.Dial(t, addr, "ben"), wstest.Dial(t, addr, "cat")}
@@ -147,11 +137,11 @@ func TestHistorySeqStrictlyIncreasesAcrossSenders(t *testing.T) {
 	// A later arrival learns where the room stands and can read the same
 	// frames back: same seq, sender, body and ts.
 	late := wstest.Dial(t, addr, "late")
-	if seqOf(t, late.Joined) != 3*each || late.Joined.Str("epoch") != obs.Joined.Str("epoch") {
+	if late.Joined.Seq(t) != 3*each || late.Joined.Str("epoch") != obs.Joined.Str("epoch") {
 		t.Fatalf("late joined %v, want seq %d and epoch %q", late.Joined, 3*each, obs.Joined.Str("epoch"))
 	}
 	reply, msgs := history(t, late, nil)
-	if !complete(t, reply) || reply.Str("room") != "global" || reply.Str("epoch") != obs.Joined.Str("epoch") || seqOf(t, reply) != 3*each {
+	if !complete(t, reply) || reply.Str("room") != "global" || reply.Str("epoch") != obs.Joined.Str("epoch") || reply.Seq(t) != 3*each {
 		t.Fatalf("history reply %v", reply)
 	}
 	if len(msgs) != 3*each {
@@ -194,7 +184,7 @@ func TestHistorySinceLimitEpoch(t *testing.T) {
 			if got := seqs(t, msgs); !equalSeqs(got, tt.want) || complete(t, reply) != tt.complete {
 				t.Fatalf("seqs %v complete %v, want %v complete %v", got, complete(t, reply), tt.want, tt.complete)
 			}
-			if seqOf(t, reply) != 30 || reply.Str("epoch") != epoch {
+			if reply.Seq(t) != 30 || reply.Str("epoch") != epoch {
 				t.Fatalf("reply %v, want seq 30 and epoch %q", reply, epoch)
 			}
 			for i, m := range msgs {
@@ -270,7 +260,7 @@ func TestHistoryOffStillCountsSeq(t *testing.T) {
 	}
 	for _, args := range []map[string]any{nil, {"since": 3}, {"since": 0}} {
 		reply, msgs := history(t, c, args)
-		if complete(t, reply) || len(msgs) != 0 || seqOf(t, reply) != 3 {
+		if complete(t, reply) || len(msgs) != 0 || reply.Seq(t) != 3 {
 			t.Fatalf("history %v with history off: %v", args, reply)
 		}
 	}
@@ -324,7 +314,7 @@ func TestHistoryEpochChangesWhenRoomIsRecreated(t *testing.T) {
 	readMessages(t, c, 2)
 	enter("switchroom", "global") // lounge is empty: deleted
 	second := enter("createroom", "lounge")
-	if second.Str("epoch") == "" || second.Str("epoch") == first.Str("epoch") || seqOf(t, second) != 0 {
+	if second.Str("epoch") == "" || second.Str("epoch") == first.Str("epoch") || second.Seq(t) != 0 {
 		t.Fatalf("recreated room: joined %v after %v, want a new epoch and seq 0", second, first)
 	}
 	reply, msgs := history(t, c, map[string]any{"since": 1, "epoch": first.Str("epoch")})
@@ -345,7 +335,7 @@ func TestHistoryRecoversMissedMessagesAfterReconnect(t *testing.T) {
 	epoch := bob.Joined.Str("epoch")
 	sendN(t, alice, "before", 5)
 	seen := readMessages(t, bob, 5)
-	last := seqOf(t, seen[len(seen)-1])
+	last := seen[len(seen)-1].Seq(t)
 	bob.Close()
 	alice.Until(t, "left")
 	sendN(t, alice, "missed", 50)
@@ -367,7 +357,7 @@ func TestHistoryRecoversMissedMessagesAfterReconnect(t *testing.T) {
 	back.Nick = "bob"
 	t.Cleanup(func() { back.Close() })
 	joined := back.Expect(t, "joined")
-	if seqOf(t, joined) != last+50 || joined.Str("epoch") != epoch {
+	if joined.Seq(t) != last+50 || joined.Str("epoch") != epoch {
 		t.Fatalf("rejoined %v, want seq %d epoch %q", joined, last+50, epoch)
 	}
 	reply, msgs := history(t, back, map[string]any{"since": last, "epoch": epoch})

@@ -111,6 +111,17 @@ func (f Frame) Str(k string) string { s, _ := f[k].(string); return s }
 // Type is the frame's type.
 func (f Frame) Type() string { return f.Str("type") }
 
+// Seq is the frame's `seq` (JSON numbers decode as float64; seqs in tests
+// are small); the test fails when the frame has none.
+func (f Frame) Seq(t testing.TB) uint64 {
+	t.Helper()
+	v, ok := f["seq"].(float64)
+	if !ok {
+		t.Fatalf("frame without a numeric seq: %v", f)
+	}
+	return uint64(v)
+}
+
 // Strings returns array field k.
 func (f Frame) Strings(k string) []string {
 	arr, _ := f[k].([]any)
