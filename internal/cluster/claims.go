@@ -178,27 +178,15 @@ func (n *Node) expirePending(ctx context.Context, now time.Time) {
 // watchClaims mirrors the claims bucket's owners, so the claims of a dead
 // node can be found without reading every key.
 func (n *Node) watchClaims(ctx context.Context, w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil {
-				continue // end of the initial values
-			}
-			n.mu.Lock()
-			if e.Operation() == jetstream.KeyValuePut {
-				n.owners[e.Key()] = parseOwner(e.Value(), e.Revision())
-			} else {
-				delete(n.owners, e.Key())
-			}
-			n.mu.Unlock()
+	watchKV(ctx, w, func(e jetstream.KeyValueEntry) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if e.Operation() == jetstream.KeyValuePut {
+			n.owners[e.Key()] = parseOwner(e.Value(), e.Revision())
+		} else {
+			delete(n.owners, e.Key())
 		}
-	}
+	})
 }
 
 // casConflict reports whether err is a compare-and-set write that lost a

@@ -207,6 +207,20 @@ func (n *Node) Live() []Record {
 // node that just joined is asked by the next gather, not a poll later.
 // Records that go away are the poll's business (expiry is not an event).
 func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher) {
+	watchKV(ctx, w, func(e jetstream.KeyValueEntry) {
+		var r Record
+		if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &r) != nil {
+			return
+		}
+		n.mu.Lock()
+		n.live[r.ID] = r
+		n.mu.Unlock()
+	})
+}
+
+// watchKV hands fn every update of w until ctx ends or w closes, skipping
+// the nil entry that marks the end of the initial values, then stops w.
+func watchKV(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValueEntry)) {
 	defer func() { _ = w.Stop() }()
 	for {
 		select {
@@ -216,16 +230,9 @@ func (n *Node) watchNodes(ctx context.Context, w jetstream.KeyWatcher) {
 			if !ok {
 				return
 			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
+			if e != nil {
+				fn(e)
 			}
-			var r Record
-			if json.Unmarshal(e.Value(), &r) != nil {
-				continue
-			}
-			n.mu.Lock()
-			n.live[r.ID] = r
-			n.mu.Unlock()
 		}
 	}
 }
