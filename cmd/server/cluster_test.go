@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,18 +12,9 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/admin/cli"
+	"github.com/ics-chat/ics/internal/servertest"
 	"github.com/ics-chat/ics/internal/wstest"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestThreeNodesFromFlags starts three nodes with nothing but the command
 // lines of the README's Cluster section (ports picked free), checks that
@@ -34,8 +24,9 @@ func TestThreeNodesFromFlags(t *testing.T) {
 	type node struct{ http, admin, route int }
 	nodes := make([]node, 3)
 	var peers []string
+	ports := servertest.FreePorts(t, 3*len(nodes))
 	for i := range nodes {
-		nodes[i] = node{freePort(t), freePort(t), freePort(t)}
+		nodes[i] = node{ports[3*i], ports[3*i+1], ports[3*i+2]}
 		peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", nodes[i].route))
 	}
 	var wg sync.WaitGroup

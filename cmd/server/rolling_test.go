@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/admin/cli"
+	"github.com/ics-chat/ics/internal/servertest"
 	"github.com/ics-chat/ics/internal/wstest"
 )
 
@@ -114,8 +115,9 @@ func startRolling(t *testing.T) *rollingCluster {
 	var peers []string
 	type ports struct{ http, admin, route int }
 	var ps []ports
-	for range 3 {
-		p := ports{freePort(t), freePort(t), freePort(t)}
+	free := servertest.FreePorts(t, 9)
+	for i := range 3 {
+		p := ports{free[3*i], free[3*i+1], free[3*i+2]}
 		ps = append(ps, p)
 		peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", p.route))
 	}

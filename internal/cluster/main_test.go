@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,25 +20,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, servertest.LeakOptions()...)
-}
-
-// freePorts returns n loopback ports nobody listens on right now.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ps []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ps = append(ps, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return ps
 }
 
 // cluster is n real ICS servers, each embedding a NATS server, routed to
@@ -63,7 +43,7 @@ func nodeConfig(id string, listen int, peers []string) config.Config {
 // to come up).
 func startCluster(t testing.TB, n int) *cluster {
 	t.Helper()
-	ports := freePorts(t, n)
+	ports := servertest.FreePorts(t, n)
 	var peers []string
 	for _, p := range ports {
 		peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", p))
