@@ -11,6 +11,7 @@ import (
 	"github.com/ics-chat/ics/internal/admin"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/loadgen"
+	"github.com/ics-chat/ics/internal/server"
 	"github.com/ics-chat/ics/internal/servertest"
 )
 
@@ -125,10 +126,10 @@ func runScenarios(t *testing.T, tests []scenarioCase) {
 	}
 }
 
-// TestMainPrintsAdminStats: with -admin the command line ends with the
-// server's own per-shard counters, read from its gRPC admin API.
-func TestMainPrintsAdminStats(t *testing.T) {
-	srv := servertest.Start(t, func(c *config.Config) { c.Shards = 3 })
+// startAdmin serves srv's gRPC admin API (token "tok") on a loopback port
+// until the test ends.
+func startAdmin(t *testing.T, srv *server.Server) *admin.Server {
+	t.Helper()
 	adm, err := admin.New(srv, admin.Config{Addr: "127.0.0.1:0", Token: "tok", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +140,14 @@ func TestMainPrintsAdminStats(t *testing.T) {
 		defer cancel()
 		_ = adm.Stop(ctx)
 	})
+	return adm
+}
+
+// TestMainPrintsAdminStats: with -admin the command line ends with the
+// server's own per-shard counters, read from its gRPC admin API.
+func TestMainPrintsAdminStats(t *testing.T) {
+	srv := servertest.Start(t, func(c *config.Config) { c.Shards = 3 })
+	adm := startAdmin(t, srv)
 	var out, errb strings.Builder
 	code := loadgen.Main([]string{"fanout", "-addr", srv.Addr().String(), "-conns", "20", "-rooms", "2",
 		"-publishers", "2", "-rate", "5", "-duration", "1s", "-warmup", "200ms", "-drain", "1s", "-prefix", "adm",
@@ -189,16 +198,7 @@ func TestConnectReports429(t *testing.T) {
 // client's earlier token must not bring it back.
 func TestKickEvasionAgainstICS(t *testing.T) {
 	srv := servertest.Start(t, nil)
-	adm, err := admin.New(srv, admin.Config{Addr: "127.0.0.1:0", Token: "tok", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = adm.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = adm.Stop(ctx)
-	})
+	adm := startAdmin(t, srv)
 	lc := loadgen.DefaultConfig()
 	lc.Addr, lc.Prefix, lc.Conns, lc.Rate, lc.Size = srv.Addr().String(), "kick", 10, 5, 100
 	lc.Duration, lc.Warmup, lc.Drain = 2*time.Second, 300*time.Millisecond, 2*time.Second
