@@ -12,11 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/ics-chat/ics/internal/addrcount"
 	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/shard"
 	"github.com/ics-chat/ics/internal/web"
-	"github.com/ics-chat/ics/internal/wsio"
 )
 
 func (s *Server) routes() http.Handler {
@@ -172,13 +172,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // clientAddr is what per-address limits count for a request's RemoteAddr:
-// the IP, an IPv6 client by its /64 (wsio.AddrKey).
+// the IP, an IPv6 client by its /64 (addrcount.Key).
 func clientAddr(remote string) netip.Addr {
 	ap, err := netip.ParseAddrPort(remote)
 	if err != nil {
 		return netip.Addr{}
 	}
-	return wsio.AddrKey(ap.Addr())
+	return addrcount.Key(ap.Addr())
 }
 
 // ipLimiter is a token bucket per client address for POST /auth. Idle

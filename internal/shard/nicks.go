@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/ics-chat/ics/internal/addrcount"
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
 )
@@ -47,7 +47,7 @@ func NickKey(nick string) string { return strings.ToLower(nick) }
 // Reserve holds nick for a newly issued token until the token is used at
 // /ws or ClaimTTL passes (the token then still reclaims the name if it is
 // free). addr is the client address the claim is counted against
-// (wsio.AddrKey). It is called by the /auth handler and waits for the owner
+// (addrcount.Key). It is called by the /auth handler and waits for the owner
 // shard.
 func (g *Group) Reserve(ctx context.Context, nick, jti string, exp time.Time, addr netip.Addr) error {
 	s := g.shards[g.NickShard(nick)]
@@ -76,7 +76,7 @@ func (s *Shard) reserve(a *args) error {
 	if !e.free(now) {
 		return ErrNicknameTaken
 	}
-	if !s.g.claims.take(a.addr) {
+	if s.g.claims.Take(a.addr) != addrcount.OK {
 		return ErrTooManyClaims
 	}
 	s.forget(key, e)
@@ -102,7 +102,7 @@ func (s *Shard) forget(key string, e *nickEntry) {
 		return
 	}
 	if e.peer == nil {
-		s.g.claims.done(e.addr)
+		s.g.claims.Give(e.addr)
 	}
 	delete(s.nicks, key)
 	s.stats.Nicknames.Add(-1)
@@ -122,7 +122,7 @@ func (s *Shard) claim(p fanout.Peer, a *args) {
 		s.put(key, &nickEntry{jti: a.jti, exp: a.exp, peer: p})
 	case e.jti == a.jti:
 		if e.peer == nil {
-			s.g.claims.done(e.addr) // the claim is used
+			s.g.claims.Give(e.addr) // the claim is used
 		} else if e.peer != p {
 			// Same token, old socket still open (half-open, not yet
 			// noticed): the newcomer takes over.
@@ -201,44 +201,7 @@ func (h *expiryHeap) Pop() any {
 	return x
 }
 
-// claimCounts bounds unused /auth claims per client address and in total,
-// across every shard (hence the lock; only /auth and claim bookkeeping
-// touch it).
-type claimCounts struct {
-	mu      sync.Mutex
-	perAddr int // 0 = no per-address bound
-	max     int // 0 = no total bound
-	total   int
-	byAddr  map[netip.Addr]int
-}
-
-// take counts one more claim for addr, or reports that a bound is reached.
-func (c *claimCounts) take(addr netip.Addr) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if (c.max > 0 && c.total >= c.max) || (c.perAddr > 0 && c.byAddr[addr] >= c.perAddr) {
-		return false
-	}
-	c.total++
-	c.byAddr[addr]++
-	return true
-}
-
-// done gives back a claim taken for addr.
-func (c *claimCounts) done(addr netip.Addr) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.total--
-	if n := c.byAddr[addr] - 1; n > 0 {
-		c.byAddr[addr] = n
-	} else {
-		delete(c.byAddr, addr)
-	}
-}
-
 // PendingClaims is the number of /auth claims not used at /ws yet.
 func (g *Group) PendingClaims() int {
-	g.claims.mu.Lock()
-	defer g.claims.mu.Unlock()
-	return g.claims.total
+	return g.claims.Held()
 }

@@ -2,12 +2,12 @@ package shard
 
 import (
 	"context"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ics-chat/ics/internal/addrcount"
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
 )
@@ -57,9 +57,9 @@ type Group struct {
 	loops     []*fanout.Loop
 	opts      Options
 	wg        sync.WaitGroup
-	start     time.Time // origin of the shards' history clocks
-	epochBase string    // names this boot in every room epoch
-	claims    claimCounts
+	start     time.Time          // origin of the shards' history clocks
+	epochBase string             // names this boot in every room epoch
+	claims    *addrcount.Counter // unused /auth claims per client address and in total
 	// roomList caches the last sorted listrooms answer (ListRooms).
 	roomList atomic.Pointer[roomList]
 }
@@ -83,7 +83,7 @@ func NewGroup(n int, loops []*fanout.Loop, opts Options) *Group {
 		opts.ClaimTTL = DefaultClaimTTL
 	}
 	g := &Group{loops: loops, opts: opts, start: start, epochBase: strconv.FormatInt(start.UnixNano(), 36)}
-	g.claims = claimCounts{perAddr: opts.MaxClaimsPerAddr, max: opts.MaxClaims, byAddr: map[netip.Addr]int{}}
+	g.claims = addrcount.New(opts.MaxClaims, opts.MaxClaimsPerAddr)
 	for i := 0; i < n; i++ {
 		s := newShard(g, i)
 		s.hist.max = opts.HistoryMaxBytes / int64(n)

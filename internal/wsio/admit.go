@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ics-chat/ics/internal/addrcount"
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/config"
 )
@@ -49,8 +49,8 @@ func openFDs() int {
 	return len(ents)
 }
 
-// addrKey is the unit the per-address cap counts: an IPv4 address, or the
-// /64 an IPv6 address is in (one host usually owns a whole /64).
+// addrKey is the unit the per-address cap counts (addrcount.Key of the
+// peer's IP).
 func addrKey(a net.Addr) netip.Addr {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
@@ -60,56 +60,7 @@ func addrKey(a net.Addr) netip.Addr {
 	if !ok {
 		return netip.Addr{}
 	}
-	return AddrKey(ip)
-}
-
-// AddrKey maps a client address to what per-address limits count: IPv4 (and
-// IPv4-mapped IPv6) as is, other IPv6 by its /64 prefix.
-func AddrKey(ip netip.Addr) netip.Addr {
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.Addr()
-	}
-	return ip
-}
-
-// admission counts open sockets, in total and per client address.
-type admission struct {
-	mu     sync.Mutex
-	total  int
-	budget int
-	perIP  int // 0 = no per-address cap
-	byAddr map[netip.Addr]int32
-}
-
-// admit counts a new socket from remote, or says why it is refused.
-func (a *admission) admit(remote net.Addr) (ok bool, perAddr bool) {
-	k := addrKey(remote)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.total >= a.budget {
-		return false, false
-	}
-	if a.perIP > 0 && int(a.byAddr[k]) >= a.perIP {
-		return false, true
-	}
-	a.total++
-	a.byAddr[k]++
-	return true, false
-}
-
-// release uncounts a socket admit accepted.
-func (a *admission) release(remote net.Addr) {
-	k := addrKey(remote)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.total--
-	if n := a.byAddr[k] - 1; n > 0 {
-		a.byAddr[k] = n
-	} else {
-		delete(a.byAddr, k)
-	}
+	return addrcount.Key(ip)
 }
 
 // refusal is written to a socket that is closed at accept: a short HTTP
@@ -125,10 +76,10 @@ func refusal(perAddr bool) []byte {
 // loop sees it: it counts the socket, or writes a short 503 and refuses it
 // (the acceptor closes it).
 func (s *Server) gate(fd int, remote net.Addr) bool {
-	ok, perAddr := s.admit.admit(remote)
-	if !ok {
+	r := s.admit.Load().Take(addrKey(remote))
+	if r != addrcount.OK {
 		s.refused.Add(1)
-		_, _ = unix.Write(fd, refusal(perAddr))
+		_, _ = unix.Write(fd, refusal(r == addrcount.PerAddr))
 	}
-	return ok
+	return r == addrcount.OK
 }

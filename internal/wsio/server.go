@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ics-chat/ics/internal/addrcount"
 	"github.com/ics-chat/ics/internal/auth"
 	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/command"
@@ -55,8 +55,8 @@ type Server struct {
 	runErr   chan error
 	draining atomic.Bool
 	wsConns  atomic.Int64
-	admit    admission
-	refused  atomic.Uint64 // sockets closed at accept: socket budget or per-address cap
+	admit    atomic.Pointer[addrcount.Counter] // set in OnBoot, once the budget is known
+	refused  atomic.Uint64                     // sockets closed at accept: socket budget or per-address cap
 	stopping atomic.Bool
 	died     chan struct{} // closed when the engine stopped without Stop
 	dieErr   error         // why, set before died is closed
@@ -165,9 +165,10 @@ func (s *Server) Err() error {
 
 // Sockets is the number of client sockets open now (HTTP and WebSocket).
 func (s *Server) Sockets() int {
-	s.admit.mu.Lock()
-	defer s.admit.mu.Unlock()
-	return s.admit.total
+	if a := s.admit.Load(); a != nil {
+		return a.Held()
+	}
+	return 0
 }
 
 // Refused is how many sockets were closed at accept (socket budget or
@@ -188,7 +189,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 		s.log.Error("socket budget", "err", err)
 		return gnet.Shutdown
 	}
-	s.admit = admission{budget: budget, perIP: s.cfg.MaxConnsPerIP, byAddr: map[netip.Addr]int32{}}
+	s.admit.Store(addrcount.New(budget, s.cfg.MaxConnsPerIP))
 	s.log.Info("socket limits", "max_sockets", budget, "max_conns_per_ip", s.cfg.MaxConnsPerIP)
 	if fd, err := eng.Dup(); err == nil {
 		if sa, err := unix.Getsockname(fd); err == nil {
@@ -247,7 +248,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	c.closed = true
-	s.admit.release(gc.RemoteAddr())
+	s.admit.Load().Give(addrKey(gc.RemoteAddr()))
 	c.ls.remove(c)
 	c.ls.stats.Conns.Add(-1)
 	if c.counted {
