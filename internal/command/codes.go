@@ -55,6 +55,17 @@ const (
 	MaxEpochLen = 64
 )
 
+// WebSocket opcodes (RFC 6455 §5.2), for the server's frame parser and
+// encoder and for the load generator's client frames.
+const (
+	OpContinuation byte = 0x0
+	OpText         byte = 0x1
+	OpBinary       byte = 0x2
+	OpClose        byte = 0x8
+	OpPing         byte = 0x9
+	OpPong         byte = 0xA
+)
+
 // WebSocket close codes used by the server.
 const (
 	CloseNormal         = 1000

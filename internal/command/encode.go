@@ -9,13 +9,6 @@ import (
 // headroom is the largest server frame header (no mask): 2 + 8 bytes.
 const headroom = 10
 
-const (
-	opText  = 0x1
-	opClose = 0x8
-	opPing  = 0x9
-	opPong  = 0xA
-)
-
 // begin resets dst and reserves room for the frame header, so the payload can
 // be appended first and the header written in front of it without a copy.
 func begin(dst []byte) []byte {
@@ -58,7 +51,7 @@ func finish(buf []byte, op byte) []byte {
 // OpenMessage and SealMessage instead, so the room's shard can number the
 // frame without re-encoding it.
 func AppendMessage[T string | []byte](dst []byte, from, room string, body T, ts int64, seq uint64) []byte {
-	return finish(appendSeq(OpenMessage(dst, from, room, body, ts), seq), opText)
+	return finish(appendSeq(OpenMessage(dst, from, room, body, ts), seq), OpText)
 }
 
 // SealRoom is the spare capacity SealMessage needs after an open message:
@@ -105,7 +98,7 @@ func SealMessage(open []byte, seq uint64) []byte {
 			h[2+i] = byte(uint64(n) >> (56 - 8*i))
 		}
 	}
-	h[0] = 0x80 | opText
+	h[0] = 0x80 | OpText
 	start := headroom - size
 	copy(b[start:headroom], h[:size])
 	return b[start:]
@@ -135,14 +128,14 @@ func Payload(frame []byte) []byte {
 // frame's structure, not by the `from` name.
 func AppendSystemMessage(dst []byte, room, body string, ts int64, seq uint64) []byte {
 	b := append(OpenMessage(dst, System, room, body, ts), `,"server":true`...)
-	return finish(appendSeq(b, seq), opText)
+	return finish(appendSeq(b, seq), OpText)
 }
 
 // AppendMembership encodes a `joined` or `left` event (typ) for nick in room.
 func AppendMembership(dst []byte, typ, room, nick string) []byte {
 	b := appendMembership(dst, typ, room, nick)
 	b = append(b, '}')
-	return finish(b, opText)
+	return finish(b, OpText)
 }
 
 // AppendOwnJoined encodes the `joined` event a member receives for itself:
@@ -155,7 +148,7 @@ func AppendOwnJoined(dst []byte, room, nick string, seq uint64, epoch string) []
 	b = append(b, `,"epoch":`...)
 	b = AppendString(b, epoch)
 	b = append(b, '}')
-	return finish(b, opText)
+	return finish(b, OpText)
 }
 
 func appendMembership(dst []byte, typ, room, nick string) []byte {
@@ -197,7 +190,7 @@ func AppendHistory(dst []byte, room, epoch string, seq uint64, frames [][]byte, 
 	b = strconv.AppendBool(b, complete)
 	b = appendID(b, id)
 	b = append(b, '}')
-	return finish(b, opText)
+	return finish(b, OpText)
 }
 
 // AppendNick encodes a `nick` event. token and id are set only on the
@@ -220,7 +213,7 @@ func AppendNick(dst []byte, old, nick, room, token string, id []byte) []byte {
 	}
 	b = appendID(b, id)
 	b = append(b, '}')
-	return finish(b, opText)
+	return finish(b, OpText)
 }
 
 // AppendList encodes a `users` or `rooms` reply: typ is the frame type and
@@ -248,7 +241,7 @@ func AppendList(dst []byte, typ string, items []string, id []byte) []byte {
 	b = append(b, ']')
 	b = appendID(b, id)
 	b = append(b, '}')
-	return finish(b, opText)
+	return finish(b, OpText)
 }
 
 // AppendUsersBody appends the id-independent start of a `users` reply: one
@@ -284,7 +277,7 @@ func AppendUsers(dst []byte, body, id []byte) []byte {
 	b = append(b, body...)
 	b = appendID(b, id)
 	b = append(b, '}')
-	return finish(b, opText)
+	return finish(b, OpText)
 }
 
 // AppendError encodes an `error` frame with a snake_case code and human text.
@@ -296,7 +289,7 @@ func AppendError(dst []byte, code, msg string, id []byte) []byte {
 	b = AppendString(b, code)
 	b = appendID(b, id)
 	b = append(b, '}')
-	return finish(b, opText)
+	return finish(b, OpText)
 }
 
 // AppendClose encodes a close frame with a status code and a reason cut to
@@ -308,15 +301,15 @@ func AppendClose(dst []byte, code int, reason string) []byte {
 	b := begin(dst)
 	b = append(b, byte(code>>8), byte(code))
 	b = append(b, reason...)
-	return finish(b, opClose)
+	return finish(b, OpClose)
 }
 
 // AppendPing encodes an empty ping frame.
-func AppendPing(dst []byte) []byte { return finish(begin(dst), opPing) }
+func AppendPing(dst []byte) []byte { return finish(begin(dst), OpPing) }
 
 // AppendPong encodes a pong echoing payload (at most 125 bytes).
 func AppendPong(dst []byte, payload []byte) []byte {
-	return finish(append(begin(dst), payload...), opPong)
+	return finish(append(begin(dst), payload...), OpPong)
 }
 
 func appendID(b []byte, id []byte) []byte {
@@ -449,7 +442,7 @@ func Reseal(frame []byte, seq uint64) (out []byte, ok bool) {
 // wholePayload is Payload for bytes from elsewhere: ok only for one whole
 // FIN unmasked text frame whose header states exactly its length.
 func wholePayload(frame []byte) ([]byte, bool) {
-	if len(frame) < 2 || frame[0] != 0x80|opText || frame[1]&0x80 != 0 {
+	if len(frame) < 2 || frame[0] != 0x80|OpText || frame[1]&0x80 != 0 {
 		return nil, false
 	}
 	n, size := uint64(frame[1]), 2

@@ -47,7 +47,7 @@ func splitFrame(t *testing.T, f []byte) (op byte, payload []byte) {
 func jsonFrame(t *testing.T, f []byte) map[string]any {
 	t.Helper()
 	op, p := splitFrame(t, f)
-	if op != opText {
+	if op != OpText {
 		t.Fatalf("opcode %d, want text", op)
 	}
 	var m map[string]any
@@ -89,9 +89,9 @@ func TestAppendFramesLengths(t *testing.T) {
 	// Exact payload lengths at the boundaries.
 	for _, n := range []int{0, 1, 125, 126, 127, 65535, 65536, 65537} {
 		p := bytes.Repeat([]byte{'a'}, n)
-		f := finish(append(begin(nil), p...), opText)
+		f := finish(append(begin(nil), p...), OpText)
 		op, got := splitFrame(t, f)
-		if op != opText || !bytes.Equal(got, p) {
+		if op != OpText || !bytes.Equal(got, p) {
 			t.Fatalf("payload %d: op %d, %d bytes back", n, op, len(got))
 		}
 		wantHdr := 2
@@ -145,11 +145,11 @@ func TestAppendFrames(t *testing.T) {
 
 func TestAppendControlFrames(t *testing.T) {
 	op, p := splitFrame(t, AppendPing(nil))
-	if op != opPing || len(p) != 0 {
+	if op != OpPing || len(p) != 0 {
 		t.Fatalf("ping: op %d payload %q", op, p)
 	}
 	op, p = splitFrame(t, AppendPong([]byte("junk"), []byte("abc")))
-	if op != opPong || string(p) != "abc" {
+	if op != OpPong || string(p) != "abc" {
 		t.Fatalf("pong: op %d payload %q", op, p)
 	}
 	for _, tc := range []struct {
@@ -162,7 +162,7 @@ func TestAppendControlFrames(t *testing.T) {
 		{CloseProtocolError, strings.Repeat("r", 200), strings.Repeat("r", 123)},
 	} {
 		op, p := splitFrame(t, AppendClose(nil, tc.code, tc.reason))
-		if op != opClose || len(p) > 125 || len(p) < 2 {
+		if op != OpClose || len(p) > 125 || len(p) < 2 {
 			t.Fatalf("close %d: op %d payload %d bytes", tc.code, op, len(p))
 		}
 		if code := int(binary.BigEndian.Uint16(p)); code != tc.code || string(p[2:]) != tc.wantReason {

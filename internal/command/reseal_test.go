@@ -69,7 +69,7 @@ func TestResealRefusesWhatIsNotASealedMessage(t *testing.T) {
 		{"one byte", []byte{0x81}},
 		{"own joined (has a seq, then an epoch)", AppendOwnJoined(nil, "lobby", "alice", 5, "e-1")},
 		{"left", AppendMembership(nil, FrameLeft, "lobby", "alice")},
-		{"an open message (no seq yet)", finish(OpenMessage(nil, "alice", "lobby", "x", 1), opText)},
+		{"an open message (no seq yet)", finish(OpenMessage(nil, "alice", "lobby", "x", 1), OpText)},
 		{"truncated", msg[:len(msg)-1]},
 		{"longer than its header says", append(bytes.Clone(msg), '}')},
 		{"16-bit header cut short", []byte{0x81, 126, 1}},
@@ -77,8 +77,8 @@ func TestResealRefusesWhatIsNotASealedMessage(t *testing.T) {
 		{"masked", append([]byte{0x81, msg[1] | 0x80}, msg[2:]...)},
 		{"binary opcode", append([]byte{0x82}, msg[1:]...)},
 		{"not FIN", append([]byte{0x01}, msg[1:]...)},
-		{"seq not a number", finish(append(begin(nil), `{"type":"message","from":"a","body":"b","room":"r","ts":1,"seq":x}`...), opText)},
-		{"seq with nothing after the key", finish(append(begin(nil), `{"type":"message","from":"a","body":"b","room":"r","ts":1,"seq":}`...), opText)},
+		{"seq not a number", finish(append(begin(nil), `{"type":"message","from":"a","body":"b","room":"r","ts":1,"seq":x}`...), OpText)},
+		{"seq with nothing after the key", finish(append(begin(nil), `{"type":"message","from":"a","body":"b","room":"r","ts":1,"seq":}`...), OpText)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // AbuseResult is the outcome of one misbehaving-client scenario.
@@ -101,7 +103,7 @@ func (r *bufReader) waitFor(deadline time.Time, match func(op byte, p []byte) bo
 		if match != nil && match(op, p) {
 			return true, 0, nil
 		}
-		if op == opClose {
+		if op == command.OpClose {
 			code := 1005
 			if len(p) >= 2 {
 				code = int(binary.BigEndian.Uint16(p))
@@ -163,7 +165,7 @@ func scenarios(cfg *Config) []abuseScenario {
 			defer c.Close()
 			body := strings.Repeat("x", 64<<10+100)
 			go func() {
-				_, _ = c.Write(appendFrame(nil, opText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`)))
+				_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`)))
 			}()
 			_, code, err := r.waitFor(time.Now().Add(10*time.Second), nil)
 			if code == 1009 {
@@ -177,17 +179,17 @@ func scenarios(cfg *Config) []abuseScenario {
 				return false, err.Error()
 			}
 			defer c.Close()
-			_, _ = c.Write(appendFrame(nil, opText, []byte(`{"type":"message","args":`)))
+			_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"message","args":`)))
 			ok, code, err := r.waitFor(time.Now().Add(5*time.Second), func(op byte, p []byte) bool {
-				return op == opText && bytes.Contains(p, []byte(`"bad_json"`))
+				return op == command.OpText && bytes.Contains(p, []byte(`"bad_json"`))
 			})
 			if !ok {
 				return false, fmt.Sprintf("no error frame with code bad_json (close code %d, err %v)", code, err)
 			}
 			// the connection must stay open: a valid command still gets an answer
-			_, _ = c.Write(appendFrame(nil, opText, []byte(`{"type":"listrooms","id":"after"}`)))
+			_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"listrooms","id":"after"}`)))
 			ok, code, err = r.waitFor(time.Now().Add(5*time.Second), func(op byte, p []byte) bool {
-				return op == opText && bytes.Contains(p, []byte(`"after"`))
+				return op == command.OpText && bytes.Contains(p, []byte(`"after"`))
 			})
 			if !ok {
 				return false, fmt.Sprintf("bad_json reported but connection unusable after it (close code %d, err %v)", code, err)
@@ -205,17 +207,17 @@ func scenarios(cfg *Config) []abuseScenario {
 			// the close frame is not lost to a TCP reset.
 			limited, deadline := 0, time.Now().Add(15*time.Second)
 			for i := 0; i < 400; i++ {
-				if _, err := c.Write(appendFrame(nil, opText, []byte(`{"type":"listrooms"}`))); err != nil {
+				if _, err := c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"listrooms"}`))); err != nil {
 					return false, fmt.Sprintf("write failed after %d commands, %d rate_limited, no close 4029: %v", i, limited, err)
 				}
 				op, p, err := r.next(deadline)
-				for err == nil && op != opText && op != opClose {
+				for err == nil && op != command.OpText && op != command.OpClose {
 					op, p, err = r.next(deadline)
 				}
 				switch {
 				case err != nil:
 					return false, fmt.Sprintf("after %d commands (%d rate_limited): %v, no close 4029", i+1, limited, err)
-				case op == opClose:
+				case op == command.OpClose:
 					code := 1005
 					if len(p) >= 2 {
 						code = int(binary.BigEndian.Uint16(p))
@@ -246,7 +248,7 @@ func scenarios(cfg *Config) []abuseScenario {
 					}
 					return true, "socket dropped: " + err.Error()
 				}
-				if op == opClose {
+				if op == command.OpClose {
 					code := 1005
 					if len(p) >= 2 {
 						code = int(binary.BigEndian.Uint16(p))
@@ -301,7 +303,7 @@ func startFlooders(ctx context.Context, a *abuser, n int) func() {
 			}
 			defer c.Close()
 			go drain(c)
-			frame := appendFrame(nil, opText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`))
+			frame := appendFrame(nil, command.OpText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`))
 			t := time.NewTicker(time.Second / 19)
 			defer t.Stop()
 			for {

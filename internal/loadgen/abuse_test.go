@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/ics-chat/ics/bench/gorillahub"
 )
 

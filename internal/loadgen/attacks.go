@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/admin/cli"
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // The attacks of issue 9, each as an abuse scenario: what an unauthenticated
@@ -236,7 +237,7 @@ func pingFlood(ctx context.Context, a *abuser) (bool, string) {
 	}
 	defer c.Close()
 	const n = 20000
-	ping := appendFrame(nil, opPing, nil)
+	ping := appendFrame(nil, command.OpPing, nil)
 	go func() {
 		buf := bytes.Repeat(ping, 500)
 		for i := 0; i < n/500; i++ {
@@ -253,9 +254,9 @@ func pingFlood(ctx context.Context, a *abuser) (bool, string) {
 			return false, fmt.Sprintf("%d pongs, then %v (want close 4029)", pongs, err)
 		}
 		switch op {
-		case opPong:
+		case command.OpPong:
 			pongs++
-		case opClose:
+		case command.OpClose:
 			code := 1005
 			if len(p) >= 2 {
 				code = int(p[0])<<8 | int(p[1])
@@ -275,7 +276,7 @@ func trickledFrame(ctx context.Context, a *abuser) (bool, string) {
 	}
 	defer c.Close()
 	start := time.Now()
-	hdr := appendFrame(nil, opText, make([]byte, 60000))[:14] // header + mask only
+	hdr := appendFrame(nil, command.OpText, make([]byte, 60000))[:14] // header + mask only
 	if _, err := c.Write(hdr); err != nil {
 		return false, err.Error()
 	}
@@ -322,9 +323,9 @@ func kickEvasion(ctx context.Context, a *abuser) (bool, string) {
 	defer c.Close()
 	r := &bufReader{c: c, buf: left}
 	renamed := nick + "2"
-	_, _ = c.Write(appendFrame(nil, opText, []byte(`{"type":"setnick","args":{"nickname":"`+renamed+`"}}`)))
+	_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"setnick","args":{"nickname":"`+renamed+`"}}`)))
 	ok, _, err := r.waitFor(time.Now().Add(5*time.Second), func(op byte, p []byte) bool {
-		return op == opText && bytes.Contains(p, []byte(`"type":"nick"`))
+		return op == command.OpText && bytes.Contains(p, []byte(`"type":"nick"`))
 	})
 	if !ok {
 		return false, fmt.Sprintf("setnick not confirmed: %v", err)

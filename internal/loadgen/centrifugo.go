@@ -3,6 +3,8 @@ package loadgen
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // CompatCentrifugo selects Centrifugo's JSON client protocol over WebSocket
@@ -20,7 +22,7 @@ const centrifugoPath = "/connection/websocket"
 // allows.
 func centrifugoJoin(cfg *Config, lc *lgConn) []byte {
 	p := []byte(`{"id":1,"connect":{"name":"` + lc.nick + `"}}` + "\n" + `{"id":2,"subscribe":{"channel":"` + cfg.roomName(lc.room) + `"}}`)
-	return appendFrame(nil, opText, p)
+	return appendFrame(nil, command.OpText, p)
 }
 
 // appendCentrifugoPublish appends the publish command carrying one
@@ -61,7 +63,7 @@ func (lc *lgConn) onCentrifugo(p []byte) {
 			lc.sh.errCodes["centrifugo_error"]++
 		case bytes.Equal(line, []byte(`{}`)) && lc.gc != nil:
 			// A ping: answer with a pong so the server keeps us.
-			_, _ = lc.gc.Write(appendFrame(nil, opText, []byte(`{}`)))
+			_, _ = lc.gc.Write(appendFrame(nil, command.OpText, []byte(`{}`)))
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // ChurnStats counts reconnect cycles of a churn run.
@@ -130,7 +132,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		}
 		tok = "" // used
 		if cfg.Rooms > 1 {
-			_, _ = conn.Write(appendFrame(nil, opText, []byte(`{"type":"switchroom","args":{"room":"`+cfg.roomName(0)+`"}}`)))
+			_, _ = conn.Write(appendFrame(nil, command.OpText, []byte(`{"type":"switchroom","args":{"room":"`+cfg.roomName(0)+`"}}`)))
 		}
 		// Read everything (the server never sees a slow consumer) and
 		// check the reconnect's recovery.
@@ -142,7 +144,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		case <-time.After(time.Second):
 		}
 		if rand.IntN(2) == 0 {
-			_, _ = conn.Write(appendFrame(nil, opClose, closePayload(1000, "")))
+			_, _ = conn.Write(appendFrame(nil, command.OpClose, closePayload(1000, "")))
 		}
 		_ = conn.Close()
 		<-rc.ended // the next connection's reader takes over rec
@@ -195,7 +197,7 @@ func release(d *dialer, slot int, tok string) {
 		return
 	}
 	defer conn.Close()
-	_, _ = conn.Write(appendFrame(nil, opText, []byte(`{"type":"exit"}`)))
+	_, _ = conn.Write(appendFrame(nil, command.OpText, []byte(`{"type":"exit"}`)))
 	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 	buf := make([]byte, 4096)
 	for { // until the server closes (exit answers with close 1000) or a second passes

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // RunConnect ramps Conns connections at Rate per second (auth + upgrade
@@ -132,8 +134,8 @@ func stormJoin(cfg *Config, lc *lgConn) []byte {
 	if lc.id < cfg.Rooms {
 		typ, key = "createroom", "name"
 	}
-	b := appendFrame(nil, opText, []byte(`{"type":"`+typ+`","args":{"`+key+`":"`+cfg.roomName(lc.room)+`"}}`))
-	return appendFrame(b, opText, []byte(`{"type":"listusers"}`))
+	b := appendFrame(nil, command.OpText, []byte(`{"type":"`+typ+`","args":{"`+key+`":"`+cfg.roomName(lc.room)+`"}}`))
+	return appendFrame(b, command.OpText, []byte(`{"type":"listusers"}`))
 }
 
 // liveConns drops the slots whose connection failed.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // shard holds receive-side counters for a subset of connections; a
@@ -150,7 +152,7 @@ func (lc *lgConn) send(payload []byte) error {
 	if lc.closed.Load() {
 		return fmt.Errorf("connection %d (%s) is closed", lc.id, lc.nick)
 	}
-	return lc.gc.AsyncWrite(appendFrame(make([]byte, 0, len(payload)+14), opText, payload), nil)
+	return lc.gc.AsyncWrite(appendFrame(make([]byte, 0, len(payload)+14), command.OpText, payload), nil)
 }
 
 // command sends {"type":typ,"args":{key:val}}.
@@ -276,11 +278,11 @@ func (lc *lgConn) observe(p []byte) bool {
 // onControl answers pings and close frames. Caller holds lc.sh.mu.
 func (lc *lgConn) onControl(op byte, p []byte) {
 	switch op {
-	case opPing:
+	case command.OpPing:
 		if lc.gc != nil {
-			_, _ = lc.gc.Write(appendFrame(nil, opPong, p))
+			_, _ = lc.gc.Write(appendFrame(nil, command.OpPong, p))
 		}
-	case opClose:
+	case command.OpClose:
 		code := 1005
 		if len(p) >= 2 {
 			code = int(binary.BigEndian.Uint16(p))
@@ -288,7 +290,7 @@ func (lc *lgConn) onControl(op byte, p []byte) {
 		lc.closeCode = code
 		lc.sh.closeCodes[code]++
 		if lc.gc != nil && !lc.closing {
-			_, _ = lc.gc.Write(appendFrame(nil, opClose, closePayload(code, "")))
+			_, _ = lc.gc.Write(appendFrame(nil, command.OpClose, closePayload(code, "")))
 		}
 		lc.closing = true
 	}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"sync"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // This file is the churn run's recovery check (PROTOCOL.md "History and
@@ -194,7 +196,7 @@ func (c *recoverConn) onMessage(p []byte) {
 			return
 		}
 		if req := c.rec.joined(f.Epoch, *f.Seq); req != "" {
-			_, _ = c.conn.Write(appendFrame(nil, opText, []byte(req)))
+			_, _ = c.conn.Write(appendFrame(nil, command.OpText, []byte(req)))
 		} else {
 			c.finish()
 		}
@@ -218,7 +220,7 @@ func (c *recoverConn) onMessage(p []byte) {
 			c.st.fail(fmt.Errorf("recovery %s: %s", c.nick, res.missed))
 			c.finish()
 		case res.page:
-			_, _ = c.conn.Write(appendFrame(nil, opText, []byte(historyArgs(c.rec.since, c.rec.epoch))))
+			_, _ = c.conn.Write(appendFrame(nil, command.OpText, []byte(historyArgs(c.rec.since, c.rec.epoch))))
 		case res.partial:
 			c.st.partial.Add(1)
 			c.finish()

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 func TestStreamAccounting(t *testing.T) {
@@ -181,9 +183,9 @@ func TestAppendFrameMasked(t *testing.T) {
 		for i := range p {
 			p[i] = byte(i)
 		}
-		f := appendFrame(nil, opText, p)
+		f := appendFrame(nil, command.OpText, p)
 		h, ok, err := parseHeader(f)
-		if err != nil || !ok || !h.masked || h.length != n || h.op != opText || !h.fin {
+		if err != nil || !ok || !h.masked || h.length != n || h.op != command.OpText || !h.fin {
 			t.Fatalf("n=%d: header %+v ok=%v err=%v", n, h, ok, err)
 		}
 		got := f[h.hdrLen:]

@@ -22,16 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// WebSocket opcodes used by the generator.
-const (
-	opCont  = 0x0
-	opText  = 0x1
-	opBin   = 0x2
-	opClose = 0x8
-	opPing  = 0x9
-	opPong  = 0xA
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // appendFrame appends one masked client frame (FIN set) carrying payload to dst.
@@ -151,9 +143,9 @@ func (r *frameReader) feed(b []byte, sink frameSink) (int, error) {
 		}
 		off += h.hdrLen + h.length
 		switch {
-		case h.op >= opClose:
+		case h.op >= command.OpClose:
 			sink.onControl(h.op, p)
-		case h.op == opCont:
+		case h.op == command.OpContinuation:
 			r.frag = append(r.frag, p...)
 			if h.fin {
 				sink.onMessage(r.frag)

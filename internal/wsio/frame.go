@@ -1,15 +1,9 @@
 package wsio
 
-import "encoding/binary"
+import (
+	"encoding/binary"
 
-// WebSocket opcodes (RFC 6455 §5.2).
-const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xA
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // frameHeader is a parsed client frame header.
@@ -43,8 +37,8 @@ func parseFrameHeader(b []byte, maxPayload int) (h frameHeader, ok bool, fe *fra
 		return h, false, &frameError{1002, "reserved bits set"}
 	}
 	switch h.op {
-	case opContinuation, opText, opBinary:
-	case opClose, opPing, opPong:
+	case command.OpContinuation, command.OpText, command.OpBinary:
+	case command.OpClose, command.OpPing, command.OpPong:
 		if !h.fin {
 			return h, false, &frameError{1002, "fragmented control frame"}
 		}

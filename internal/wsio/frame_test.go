@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 func TestParseFrameHeader(t *testing.T) {
@@ -28,20 +30,20 @@ func TestParseFrameHeader(t *testing.T) {
 		size     int
 		checkLen bool
 	}{
-		{name: "text 7-bit", in: hdr(0x81, 0x85), ok: true, fin: true, op: opText, length: 5, size: 6},
-		{name: "empty text", in: hdr(0x81, 0x80), ok: true, fin: true, op: opText, length: 0, size: 6},
-		{name: "125", in: hdr(0x81, 0x80|125), ok: true, fin: true, op: opText, length: 125, size: 6},
-		{name: "fragment start", in: hdr(0x01, 0x83), ok: true, op: opText, length: 3, size: 6},
-		{name: "continuation", in: hdr(0x80, 0x83), ok: true, fin: true, op: opContinuation, length: 3, size: 6},
-		{name: "binary parses", in: hdr(0x82, 0x81), ok: true, fin: true, op: opBinary, length: 1, size: 6},
-		{name: "ping", in: hdr(0x89, 0x80|125), ok: true, fin: true, op: opPing, length: 125, size: 6},
-		{name: "pong", in: hdr(0x8A, 0x80), ok: true, fin: true, op: opPong, size: 6},
-		{name: "close", in: hdr(0x88, 0x82), ok: true, fin: true, op: opClose, length: 2, size: 6},
-		{name: "16-bit 126", in: len16(0x81, 126), ok: true, fin: true, op: opText, length: 126, size: 8},
-		{name: "16-bit 65535", in: len16(0x81, 65535), max: 1 << 20, ok: true, fin: true, op: opText, length: 65535, size: 8},
-		{name: "16-bit at limit", in: len16(0x81, 1000), max: 1000, ok: true, fin: true, op: opText, length: 1000, size: 8},
-		{name: "64-bit", in: len64(0x81, 70000), max: 1 << 20, ok: true, fin: true, op: opText, length: 70000, size: 14},
-		{name: "64-bit at limit", in: len64(0x81, max), ok: true, fin: true, op: opText, length: max, size: 14},
+		{name: "text 7-bit", in: hdr(0x81, 0x85), ok: true, fin: true, op: command.OpText, length: 5, size: 6},
+		{name: "empty text", in: hdr(0x81, 0x80), ok: true, fin: true, op: command.OpText, length: 0, size: 6},
+		{name: "125", in: hdr(0x81, 0x80|125), ok: true, fin: true, op: command.OpText, length: 125, size: 6},
+		{name: "fragment start", in: hdr(0x01, 0x83), ok: true, op: command.OpText, length: 3, size: 6},
+		{name: "continuation", in: hdr(0x80, 0x83), ok: true, fin: true, op: command.OpContinuation, length: 3, size: 6},
+		{name: "binary parses", in: hdr(0x82, 0x81), ok: true, fin: true, op: command.OpBinary, length: 1, size: 6},
+		{name: "ping", in: hdr(0x89, 0x80|125), ok: true, fin: true, op: command.OpPing, length: 125, size: 6},
+		{name: "pong", in: hdr(0x8A, 0x80), ok: true, fin: true, op: command.OpPong, size: 6},
+		{name: "close", in: hdr(0x88, 0x82), ok: true, fin: true, op: command.OpClose, length: 2, size: 6},
+		{name: "16-bit 126", in: len16(0x81, 126), ok: true, fin: true, op: command.OpText, length: 126, size: 8},
+		{name: "16-bit 65535", in: len16(0x81, 65535), max: 1 << 20, ok: true, fin: true, op: command.OpText, length: 65535, size: 8},
+		{name: "16-bit at limit", in: len16(0x81, 1000), max: 1000, ok: true, fin: true, op: command.OpText, length: 1000, size: 8},
+		{name: "64-bit", in: len64(0x81, 70000), max: 1 << 20, ok: true, fin: true, op: command.OpText, length: 70000, size: 14},
+		{name: "64-bit at limit", in: len64(0x81, max), ok: true, fin: true, op: command.OpText, length: max, size: 14},
 
 		{name: "empty", in: nil},
 		{name: "one byte", in: []byte{0x81}},
@@ -108,11 +110,11 @@ func TestParseFrameHeader(t *testing.T) {
 func TestFrameStreamEveryChunking(t *testing.T) {
 	var stream []byte
 	want := []frameEvent{
-		{fin: true, op: opText, payload: `{"type":"listusers"}`},
-		{fin: false, op: opText, payload: string(bytes.Repeat([]byte("a"), 300))},
-		{fin: true, op: opPing, payload: "ping"},
-		{fin: true, op: opContinuation, payload: "end"},
-		{fin: true, op: opClose, payload: "\x03\xe8bye"},
+		{fin: true, op: command.OpText, payload: `{"type":"listusers"}`},
+		{fin: false, op: command.OpText, payload: string(bytes.Repeat([]byte("a"), 300))},
+		{fin: true, op: command.OpPing, payload: "ping"},
+		{fin: true, op: command.OpContinuation, payload: "end"},
+		{fin: true, op: command.OpClose, payload: "\x03\xe8bye"},
 	}
 	for i, e := range want {
 		stream = append(stream, encodeFrame(e.fin, e.op, [4]byte{byte(i), 0x37, 0xFF, 0x80}, []byte(e.payload))...)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 type sniffVerdict struct {
@@ -170,7 +172,7 @@ func parseStream(t *testing.T, buf []byte, maxPayload int, events []frameEvent) 
 		if !h.masked {
 			t.Fatalf("unmasked frame accepted")
 		}
-		if h.op >= opClose && (h.length > 125 || !h.fin) {
+		if h.op >= command.OpClose && (h.length > 125 || !h.fin) {
 			t.Fatalf("control frame accepted: fin=%v len=%d", h.fin, h.length)
 		}
 		if len(buf)-used < h.size+h.length {
@@ -233,7 +235,7 @@ func encodeFrame(fin bool, op byte, mask [4]byte, payload []byte) []byte {
 }
 
 func FuzzFrameParser(f *testing.F) {
-	hello := encodeFrame(true, opText, [4]byte{1, 2, 3, 4}, []byte(`{"type":"listusers"}`))
+	hello := encodeFrame(true, command.OpText, [4]byte{1, 2, 3, 4}, []byte(`{"type":"listusers"}`))
 	f.Add(hello, []byte("ab\x00cd"), []byte{5, 0, 9}, uint32(0x01020304), uint16(0), []byte{1, 1})
 	f.Add(append(bytes.Clone(hello), hello...), []byte("x"), []byte{1}, uint32(0), uint16(200), []byte{0})
 	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}, []byte{}, []byte{}, uint32(7), uint16(1), []byte{2})    // unmasked
@@ -264,10 +266,10 @@ func FuzzFrameParser(f *testing.F) {
 		mask := [4]byte{byte(maskSeed), byte(maskSeed >> 8), byte(maskSeed >> 16), byte(maskSeed >> 24)}
 		for i := 0; i < len(plan) && i < 16; i++ {
 			p := plan[i]
-			op := [...]byte{opText, opBinary, opContinuation, opPing, opPong, opClose}[int(p&0x7)%6]
-			fin := op >= opClose || p&0x8 == 0
+			op := [...]byte{command.OpText, command.OpBinary, command.OpContinuation, command.OpPing, command.OpPong, command.OpClose}[int(p&0x7)%6]
+			fin := op >= command.OpClose || p&0x8 == 0
 			n := int(p >> 4)
-			if op < opClose && p&0x80 != 0 {
+			if op < command.OpClose && p&0x80 != 0 {
 				n = len(rest) // the big one
 			}
 			n = min(n, len(rest))

@@ -64,7 +64,7 @@ func (c *conn) protocolClose(code int, reason string) {
 func (c *conn) onFrame(h frameHeader, p []byte) {
 	c.pingAt, c.lastFrame = 0, c.lastRead
 	switch h.op {
-	case opPing:
+	case command.OpPing:
 		// Counted like a command; answered once per read, with the
 		// payload of the read's last ping (RFC 6455 §5.5.3 allows
 		// answering only the most recent one).
@@ -75,12 +75,12 @@ func (c *conn) onFrame(h frameHeader, p []byte) {
 			c.reject()
 		}
 		return
-	case opPong:
+	case command.OpPong:
 		if !c.take() {
 			c.reject()
 		}
 		return
-	case opClose:
+	case command.OpClose:
 		code := command.CloseNormal
 		if len(p) == 1 {
 			c.protocolClose(command.CloseProtocolError, "bad close payload")
@@ -95,14 +95,14 @@ func (c *conn) onFrame(h frameHeader, p []byte) {
 		}
 		c.closeWith(code, "")
 		return
-	case opBinary:
+	case command.OpBinary:
 		if c.x == nil || !c.x.inFrag {
 			c.protocolClose(command.CloseUnsupported, "binary frames are not supported")
 			return
 		}
 		c.protocolClose(command.CloseProtocolError, "new message inside a fragmented one")
 		return
-	case opText:
+	case command.OpText:
 		if c.x != nil && c.x.inFrag {
 			c.protocolClose(command.CloseProtocolError, "new message inside a fragmented one")
 			return
@@ -114,7 +114,7 @@ func (c *conn) onFrame(h frameHeader, p []byte) {
 		x := c.ext()
 		x.inFrag = true
 		x.frag = append(x.frag[:0], p...)
-	case opContinuation:
+	case command.OpContinuation:
 		if c.x == nil || !c.x.inFrag {
 			c.protocolClose(command.CloseProtocolError, "continuation without a message")
 			return
