@@ -146,11 +146,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// watchDraining turns health NOT_SERVING as soon as the server drains for
-// any reason (SIGTERM included), and stops the gRPC server if ctx ends.
+// watchDraining keeps health in step with the server: NOT_SERVING as soon
+// as it drains for any reason (SIGTERM, a lost cluster), SERVING again
+// when a lost cluster is rejoined; it stops the gRPC server if ctx ends.
 func (s *Server) watchDraining(ctx context.Context) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
+	serving := !s.srv.Draining()
 	for {
 		select {
 		case <-s.done:
@@ -159,8 +161,12 @@ func (s *Server) watchDraining(ctx context.Context) {
 			go func() { _ = s.Stop(context.Background()) }()
 			return
 		case <-t.C:
-			if s.srv.Draining() || !s.srv.Alive() {
-				s.setServing(false)
+			// Both ways: a node that lost its cluster drains, then
+			// serves again when it rejoins.
+			// Set on change only: each call notifies every Watch.
+			if ok := !s.srv.Draining() && s.srv.Alive(); ok != serving {
+				serving = ok
+				s.setServing(ok)
 			}
 		}
 	}

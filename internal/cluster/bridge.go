@@ -79,7 +79,7 @@ func (n *Node) Watch(room string, on bool) {
 // Out implements shard.Bridge: the event is encoded here, once, and
 // published once to the room's subject.
 func (n *Node) Out(room string, ev shard.Event) {
-	if !n.out.put(outItem{room: room, data: encodeEvent(n.inc, &ev)}) {
+	if !n.out.put(outItem{room: room, data: encodeEvent(n.incarnation(), &ev)}) {
 		n.stats.Dropped.Add(1)
 	}
 }
@@ -140,7 +140,7 @@ func (n *Node) send(subs map[string]*nats.Subscription, it *outItem) {
 		subs[room] = s
 		// Ask the room's other nodes who is there; their answers come on
 		// the room subject, in order with their events.
-		if err := n.nc.Publish(subj, encodeEvent(n.inc, &shard.Event{Kind: shard.EvSnapshotReq})); err == nil {
+		if err := n.nc.Publish(subj, encodeEvent(n.incarnation(), &shard.Event{Kind: shard.EvSnapshotReq})); err == nil {
 			n.stats.MessagesOut.Add(1)
 		}
 	default:
@@ -154,7 +154,7 @@ func (n *Node) send(subs map[string]*nats.Subscription, it *outItem) {
 // onRoom hands an event from another node to the room's shard.
 func (n *Node) onRoom(room string, data []byte) {
 	ev, err := decodeEvent(data)
-	if err != nil || ev.Origin == n.inc {
+	if err != nil || ev.Origin == n.incarnation() {
 		return
 	}
 	n.stats.MessagesIn.Add(1)

@@ -35,7 +35,7 @@ type claimRef struct {
 // claimKey is the bucket key of nick: uniqueness is case-insensitive.
 func claimKey(nick string) string { return strings.ToLower(nick) }
 
-func (n *Node) claimValue(jti string) []byte { return []byte(n.inc + " " + jti) }
+func (n *Node) claimValue(jti string) []byte { return []byte(n.incarnation() + " " + jti) }
 
 func parseOwner(v []byte, rev uint64) owner {
 	inc, jti, _ := strings.Cut(string(v), " ")
@@ -87,7 +87,7 @@ func (n *Node) Claim(ctx context.Context, nick, jti string) error {
 				n.stats.ClaimConflicts.Add(1)
 				return ErrTaken
 			}
-			if o.inc != n.inc {
+			if o.inc != n.incarnation() {
 				_, err = n.claims.Update(ctx, key, n.claimValue(jti), e.Revision())
 				if casConflict(err) {
 					continue // changed meanwhile (e.g. released): look again
@@ -138,7 +138,7 @@ func (n *Node) release(ctx context.Context, key, jti string) {
 			return
 		}
 		if err == nil {
-			if o := parseOwner(e.Value(), e.Revision()); o.inc != n.inc || o.jti != jti {
+			if o := parseOwner(e.Value(), e.Revision()); o.inc != n.incarnation() || o.jti != jti {
 				return // someone else's now
 			}
 			err = n.claims.Delete(ctx, key, jetstream.LastRevision(e.Revision()))

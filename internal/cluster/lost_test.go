@@ -2,7 +2,10 @@ package cluster_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +17,14 @@ import (
 )
 
 // startNATS runs a standalone NATS server with JetStream on a loopback
-// port: the "existing NATS cluster" of -nats-url.
-func startNATS(t *testing.T) *natsserver.Server {
+// port: the "existing NATS cluster" of -nats-url. port 0 picks one.
+func startNATS(t *testing.T, port int) *natsserver.Server {
 	t.Helper()
+	if port == 0 {
+		port = natsserver.RANDOM_PORT
+	}
 	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: natsserver.RANDOM_PORT,
+		Host: "127.0.0.1", Port: port,
 		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
 	})
 	if err != nil {
@@ -30,6 +36,39 @@ func startNATS(t *testing.T) *natsserver.Server {
 	}
 	t.Cleanup(ns.Shutdown)
 	return ns
+}
+
+// startNATSCluster runs n standalone NATS servers routed to each other,
+// JetStream clustered: an existing NATS cluster as operators run one.
+func startNATSCluster(t *testing.T, n int) []*natsserver.Server {
+	t.Helper()
+	ports := servertest.FreePorts(t, 2*n)
+	var routes []string
+	for i := range n {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[n+i]))
+	}
+	out := make([]*natsserver.Server, n)
+	for i := range n {
+		ns, err := natsserver.NewServer(&natsserver.Options{
+			ServerName: fmt.Sprintf("s%d", i+1),
+			Host:       "127.0.0.1", Port: ports[i],
+			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+			Cluster: natsserver.ClusterOpts{Name: "ops", Host: "127.0.0.1", Port: ports[n+i]},
+			Routes:  natsserver.RoutesFromStr(strings.Join(routes, ",")),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		t.Cleanup(ns.Shutdown)
+		out[i] = ns
+	}
+	for _, ns := range out {
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("NATS server not ready")
+		}
+	}
+	return out
 }
 
 func readyz(t *testing.T, addr string) (int, string) {
@@ -45,10 +84,12 @@ func readyz(t *testing.T, addr string) (int, string) {
 }
 
 // A node joined to an existing NATS (-nats-url) works like an embedded
-// one, and when that NATS goes away the node goes not-ready and closes its
-// clients with 1012 so they reconnect elsewhere.
-func TestNodeCutOffFromNATSGoesNotReady(t *testing.T) {
-	ns := startNATS(t)
+// one. When that NATS goes away the node goes not-ready and closes its
+// clients with 1012 so they reconnect elsewhere; when NATS is back (here
+// restarted empty on the same port), the node rejoins and serves again.
+func TestNodeCutOffFromNATSGoesNotReadyThenRejoins(t *testing.T) {
+	ns := startNATS(t, 0)
+	port := ns.Addr().(*net.TCPAddr).Port
 	srv := servertest.Start(t, func(c *config.Config) {
 		c.NodeID = "solo"
 		c.NATSURLs = []string{ns.ClientURL()}
@@ -71,4 +112,84 @@ func TestNodeCutOffFromNATSGoesNotReady(t *testing.T) {
 	if _, st, _ := wstest.Auth(addr, "bert"); st != http.StatusServiceUnavailable {
 		t.Fatalf("/auth after the loss: %d, want 503", st)
 	}
+	if _, err := wstest.DialToken(addr, a.Token); err == nil {
+		t.Fatal("/ws accepted while the cluster is lost")
+	}
+
+	startNATS(t, port)
+	eventually(t, 20*time.Second, "node ready again after NATS came back", func() bool {
+		st, _ := readyz(t, addr)
+		return st == http.StatusOK
+	})
+	back, err := wstest.DialToken(addr, a.Token)
+	if err != nil {
+		t.Fatalf("anna reconnecting with her token after the rejoin: %v", err)
+	}
+	defer back.Close()
+	back.Expect(t, "joined")
+	if _, st, _ := wstest.Auth(addr, "Anna"); st != http.StatusConflict {
+		t.Fatalf("claim of Anna while anna is back: %d, want 409 (uniqueness kept after the rejoin)", st)
+	}
+}
+
+// With an existing NATS cluster of three servers, a node whose NATS server
+// dies closes its clients with 1012, reconnects through another server of
+// the cluster and rejoins; a node on another NATS server keeps its clients
+// throughout, and chat between the two works again afterwards.
+func TestNodeRejoinsThroughAnotherNATSServer(t *testing.T) {
+	nats := startNATSCluster(t, 3)
+	n1 := servertest.Start(t, func(c *config.Config) {
+		c.NodeID, c.NATSURLs = "n1", []string{nats[0].ClientURL()}
+		c.CommandRate, c.CommandBurst = 1e6, 1e6
+	})
+	n2 := servertest.Start(t, func(c *config.Config) {
+		c.NodeID, c.NATSURLs = "n2", []string{nats[2].ClientURL()}
+		c.CommandRate, c.CommandBurst = 1e6, 1e6
+	})
+	a1, a2 := n1.Addr().String(), n2.Addr().String()
+	eventually(t, 15*time.Second, "n1 and n2 see each other", func() bool {
+		return len(n1.Cluster().Live()) == 2 && len(n2.Cluster().Live()) == 2
+	})
+	anna := wstest.Dial(t, a1, "anna")
+	bert := wstest.Dial(t, a2, "bert")
+
+	nats[0].Shutdown()
+	if code, _ := anna.ExpectClose(t, 10*time.Second); code != 1012 {
+		t.Fatalf("anna's close code %d, want 1012", code)
+	}
+	eventually(t, 30*time.Second, "n1 ready again through another NATS server", func() bool {
+		st, _ := readyz(t, a1)
+		return st == http.StatusOK
+	})
+	if st, s := readyz(t, a2); st != http.StatusOK {
+		t.Fatalf("n2 readyz: %d %s, want 200 throughout", st, s)
+	}
+	back, err := wstest.DialToken(a1, anna.Token)
+	if err != nil {
+		t.Fatalf("anna reconnecting to n1 after the rejoin: %v", err)
+	}
+	defer back.Close()
+	back.Expect(t, "joined")
+	if _, st, _ := wstest.Auth(a2, "ANNA"); st != http.StatusConflict {
+		t.Fatalf("claim of ANNA on n2 while anna is on n1: %d, want 409", st)
+	}
+	// bert never left: the frames he got meanwhile are presence only, and
+	// anna's message after the rejoin reaches him on the other node.
+	eventually(t, 10*time.Second, "a message from anna on n1 reaches bert on n2", func() bool {
+		if err := back.Send("message", map[string]any{"body": "back again"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			f, err := bert.Next(300 * time.Millisecond)
+			if err != nil {
+				if wstest.IsTimeout(err) {
+					return false
+				}
+				t.Fatalf("bert: %v (he should have stayed connected)", err)
+			}
+			if f.Type() == "message" && f.Str("body") == "back again" {
+				return true
+			}
+		}
+	})
 }

@@ -25,7 +25,8 @@ var ErrBusy = errors.New("cluster busy")
 // Node is this server's membership of the cluster.
 type Node struct {
 	opts   Options
-	inc    string // incarnation: node id and start time; owns claims and members
+	inc    atomic.Pointer[string] // incarnation (see incarnation); owns claims and members
+	start  time.Time              // when this process joined (its record's Started)
 	shards *shard.Group
 
 	ns     *natsserver.Server // nil when joined to an external cluster
@@ -39,6 +40,9 @@ type Node struct {
 	sem    chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// watch runs the KV watchers; rejoin restarts them (registry loop
+	// only, after Start).
+	watch watchers
 
 	mu      sync.Mutex
 	live    map[string]Record  // registry: node id → record (this node's view)
@@ -47,8 +51,32 @@ type Node struct {
 	pending map[string]pending // this node's /auth claims not yet used by /ws
 
 	stopping atomic.Bool
-	lost     atomic.Bool
+	phase    atomic.Int32 // a Phase
 	stats    Stats
+}
+
+// Phase is where a node stands in the cluster.
+type Phase int32
+
+// The phases: Up → Lost (OnLost runs: the node closes its clients) →
+// Rejoining (tries each heartbeat) → Up again, under a new incarnation.
+const (
+	PhaseUp        Phase = iota // in the cluster, serving
+	PhaseLost                   // cut off; OnLost is running
+	PhaseRejoining              // OnLost returned; rejoining at each heartbeat
+)
+
+// String names the phase for logs and the admin API.
+func (p Phase) String() string {
+	switch p {
+	case PhaseUp:
+		return "up"
+	case PhaseLost:
+		return "lost"
+	case PhaseRejoining:
+		return "rejoining"
+	}
+	return "Phase(" + strconv.Itoa(int(p)) + ")"
 }
 
 // Stats are the node's counters (read anywhere).
@@ -58,6 +86,8 @@ type Stats struct {
 	Dropped        atomic.Uint64 // events dropped: outbox or shard inbox full
 	ClaimConflicts atomic.Uint64 // claims refused because another token holds the name
 	Busy           atomic.Uint64 // Go refused: too much in flight
+	Lost           atomic.Uint64 // times the node lost the cluster
+	Rejoined       atomic.Uint64 // times it rejoined after a loss
 	RTTNanos       atomic.Int64  // last NATS round trip
 	Registry       atomic.Int64  // live nodes in the registry
 	Swept          atomic.Uint64 // claims of dead nodes freed
@@ -69,7 +99,7 @@ func New(opts Options) *Node {
 	opts.defaults()
 	n := &Node{
 		opts:    opts,
-		inc:     opts.NodeID + "." + strconv.FormatInt(time.Now().UnixNano(), 36),
+		start:   time.Now(),
 		sem:     make(chan struct{}, opts.MaxInFlight),
 		live:    map[string]Record{},
 		missing: map[string]int{},
@@ -77,18 +107,34 @@ func New(opts Options) *Node {
 		pending: map[string]pending{},
 	}
 	n.out.init(opts.OutboxLimit)
+	n.newIncarnation()
 	return n
 }
 
+// newIncarnation names a new run of this node: its id and the time. A node
+// that rejoins after losing the cluster comes back as a new incarnation, so
+// the others treat the old one as dead (its members leave, its claims are
+// swept) exactly as if the process had been restarted.
+func (n *Node) newIncarnation() {
+	inc := n.opts.NodeID + "." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	n.inc.Store(&inc)
+}
+
+// incarnation is the current incarnation.
+func (n *Node) incarnation() string { return *n.inc.Load() }
+
 // ID is the node id; Incarnation names this run of it.
 func (n *Node) ID() string          { return n.opts.NodeID }
-func (n *Node) Incarnation() string { return n.inc }
+func (n *Node) Incarnation() string { return n.incarnation() }
 
 // Stats are the node's counters.
 func (n *Node) Stats() *Stats { return &n.stats }
 
-// Lost reports whether the node has lost the cluster.
-func (n *Node) Lost() bool { return n.lost.Load() }
+// Lost reports whether the node is out of the cluster (lost or rejoining).
+func (n *Node) Lost() bool { return n.Phase() != PhaseUp }
+
+// Phase is where the node stands in the cluster.
+func (n *Node) Phase() Phase { return Phase(n.phase.Load()) }
 
 // NATSServer is the embedded NATS server (nil when joined to an external
 // one). Tests use it to cut a node off.
@@ -125,22 +171,12 @@ func (n *Node) Start(ctx context.Context, g *shard.Group) error {
 	n.poll(ctx)
 	rctx, rcancel := context.WithCancel(context.Background())
 	n.cancel = rcancel
-	w, err := n.claims.WatchAll(rctx)
-	if err != nil {
+	if err := n.watch.start(rctx, n); err != nil {
 		rcancel()
 		n.cleanupConn()
-		return fmt.Errorf("watch %s: %w", ClaimsBucket, err)
-	}
-	rw, err := n.nodes.WatchAll(rctx)
-	if err != nil {
-		_ = w.Stop()
-		rcancel()
-		n.cleanupConn()
-		return fmt.Errorf("watch %s: %w", NodesBucket, err)
+		return err
 	}
 	n.spawn(func() { n.publisher(rctx) })
-	n.spawn(func() { n.watchClaims(rctx, w) })
-	n.spawn(func() { n.watchNodes(rctx, rw) })
 	n.spawn(func() { n.registryLoop(rctx) })
 	return nil
 }
@@ -193,12 +229,12 @@ func (n *Node) connect() error {
 // openBuckets creates (or opens) the registry and the claims, retrying
 // while JetStream elects its leaders.
 func (n *Node) openBuckets(ctx context.Context) error {
+	cfgs := n.bucketConfigs()
 	var err error
-	n.nodes, err = n.bucket(ctx, jetstream.KeyValueConfig{Bucket: NodesBucket, TTL: n.opts.NodeTTL, Storage: jetstream.MemoryStorage})
-	if err != nil {
+	if n.nodes, err = n.bucket(ctx, cfgs[0]); err != nil {
 		return err
 	}
-	n.claims, err = n.bucket(ctx, jetstream.KeyValueConfig{Bucket: ClaimsBucket, Storage: jetstream.MemoryStorage})
+	n.claims, err = n.bucket(ctx, cfgs[1])
 	return err
 }
 
@@ -243,13 +279,21 @@ func isInsufficient(err error) bool {
 	return false
 }
 
-// markLost reports the loss of the cluster once (never while stopping).
+// markLost reports the loss of the cluster once per loss (never while
+// stopping). The node rejoins only once OnLost has returned: its clients
+// are gone by then, so nothing it held can outlive the old incarnation.
 func (n *Node) markLost(reason string) {
-	if n.stopping.Load() || n.nc == nil || !n.lost.CompareAndSwap(false, true) {
+	if n.stopping.Load() || n.nc == nil || !n.phase.CompareAndSwap(int32(PhaseUp), int32(PhaseLost)) {
 		return
 	}
+	n.stats.Lost.Add(1)
 	n.opts.Logger.Error("cluster lost: going not-ready", "node", n.opts.NodeID, "reason", reason)
-	go n.opts.OnLost(reason)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.opts.OnLost(reason)
+		n.phase.CompareAndSwap(int32(PhaseLost), int32(PhaseRejoining))
+	}()
 }
 
 // Go runs fn on its own goroutine unless MaxInFlight are running (false:
@@ -278,7 +322,7 @@ func (n *Node) reqCtx() (context.Context, context.CancelFunc) {
 // stops the goroutines and closes the connection and the embedded server.
 func (n *Node) Stop() {
 	n.stopping.Store(true)
-	if n.nodes != nil && !n.lost.Load() {
+	if n.nodes != nil && !n.Lost() {
 		ctx, cancel := n.reqCtx()
 		_ = n.nodes.Delete(ctx, n.opts.NodeID)
 		cancel()
@@ -288,7 +332,8 @@ func (n *Node) Stop() {
 	}
 	n.out.close()
 	n.wg.Wait()
-	if n.nc != nil && !n.lost.Load() {
+	n.watch.stop()
+	if n.nc != nil && !n.Lost() {
 		_ = n.nc.FlushTimeout(n.opts.RequestTimeout) // the last events out
 	}
 	n.cleanupConn()

@@ -58,9 +58,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Load reports this node's addresses and size for its record.
 	Load func() Load
-	// OnLost is called once, on its own goroutine, when the node loses the
-	// cluster (NATS connection gone or the registry unreachable).
+	// OnLost is called once per loss, on its own goroutine, when the node
+	// loses the cluster (NATS connection gone or the registry
+	// unreachable). It must close every client before it returns: the
+	// node tries to rejoin only then.
 	OnLost func(reason string)
+	// OnRejoined is called when a node that lost the cluster is back in
+	// it (a new incarnation in the registry): it may serve again.
+	OnRejoined func()
 }
 
 // OptionsFrom takes the cluster flags from cfg, with the default timings.
@@ -99,5 +104,8 @@ func (o *Options) defaults() {
 	}
 	if o.OnLost == nil {
 		o.OnLost = func(string) {}
+	}
+	if o.OnRejoined == nil {
+		o.OnRejoined = func() {}
 	}
 }

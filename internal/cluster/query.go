@@ -221,7 +221,7 @@ func (n *Node) takeover(inc, nick, jti string) {
 
 func (n *Node) onTakeover(m *nats.Msg) {
 	var t takeoverMsg
-	if json.Unmarshal(m.Data, &t) != nil || t.Inc != n.inc {
+	if json.Unmarshal(m.Data, &t) != nil || t.Inc != n.incarnation() {
 		return
 	}
 	n.shards.Evict(t.Nick, t.JTI)

@@ -32,8 +32,8 @@ const lostAfter = 3
 func (n *Node) heartbeat(ctx context.Context) error {
 	l := n.opts.Load()
 	rec := Record{
-		ID: n.opts.NodeID, Incarnation: n.inc, HTTP: l.HTTP, Admin: l.Admin,
-		Started: n.started(), Updated: time.Now(), Conns: l.Conns, Rooms: l.Rooms,
+		ID: n.opts.NodeID, Incarnation: n.incarnation(), HTTP: l.HTTP, Admin: l.Admin,
+		Started: n.start, Updated: time.Now(), Conns: l.Conns, Rooms: l.Rooms,
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -52,19 +52,12 @@ func (n *Node) heartbeat(ctx context.Context) error {
 // onHello adds another node's record to the view.
 func (n *Node) onHello(m *nats.Msg) {
 	var r Record
-	if json.Unmarshal(m.Data, &r) != nil || r.Incarnation == n.inc {
+	if json.Unmarshal(m.Data, &r) != nil || r.Incarnation == n.incarnation() {
 		return
 	}
 	n.mu.Lock()
 	n.live[r.ID] = r
 	n.mu.Unlock()
-}
-
-// started is the start time encoded in the incarnation.
-func (n *Node) started() time.Time {
-	i := strings.LastIndexByte(n.inc, '.')
-	v, _ := parseBase36(n.inc[i+1:])
-	return time.Unix(0, v)
 }
 
 // registryLoop heartbeats, reads the registry, frees what dead nodes held
@@ -78,6 +71,14 @@ func (n *Node) registryLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		switch n.Phase() {
+		case PhaseLost:
+			continue // OnLost is still closing the clients
+		case PhaseRejoining:
+			n.tryRejoin(ctx)
+			fails = 0
+			continue
 		}
 		hctx, cancel := n.reqCtx()
 		err := n.heartbeat(hctx)
@@ -133,7 +134,7 @@ func (n *Node) poll(ctx context.Context) {
 		return // a failed read proves nothing about the others
 	}
 	live := map[string]Record{}
-	alive := map[string]bool{n.inc: true}
+	alive := map[string]bool{n.incarnation(): true}
 	for _, r := range recs {
 		live[r.ID] = r
 		alive[r.Incarnation] = true
@@ -243,26 +244,9 @@ func (n *Node) liveCount() int {
 	defer n.mu.Unlock()
 	c := 0
 	for _, r := range n.live {
-		if r.Incarnation != n.inc {
+		if r.Incarnation != n.incarnation() {
 			c++
 		}
 	}
 	return c
-}
-
-func parseBase36(s string) (int64, error) {
-	var v int64
-	for _, c := range s {
-		var d int64
-		switch {
-		case c >= '0' && c <= '9':
-			d = int64(c - '0')
-		case c >= 'a' && c <= 'z':
-			d = int64(c-'a') + 10
-		default:
-			return 0, errors.New("bad base36 digit")
-		}
-		v = v*36 + d
-	}
-	return v, nil
 }

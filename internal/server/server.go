@@ -35,10 +35,12 @@ type Server struct {
 	ws       *wsio.Server
 	registry *prometheus.Registry
 	started  time.Time
-	cluster  *cluster.Node          // nil on a single node
-	lost     atomic.Bool            // the cluster was lost: not ready, clients closed
+	cluster  *cluster.Node // nil on a single node
+	// drainMu orders a shutdown's drain against a cluster rejoin's
+	// resume, so a rejoin never reopens a server that is shutting down.
+	drainMu  sync.Mutex
+	shutdown bool                   // a shutdown drain or Stop began (under drainMu)
 	httpAddr atomic.Pointer[string] // the bound address, once the listener is up
-	bg       sync.WaitGroup
 
 	cancel   context.CancelFunc
 	stopOnce sync.Once
@@ -80,7 +82,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.Clustered() {
 		co := cluster.OptionsFrom(cfg)
-		co.Logger, co.Load, co.OnLost = log, s.load, s.onClusterLost
+		co.Logger, co.Load, co.OnLost, co.OnRejoined = log, s.load, s.onClusterLost, s.onClusterRejoined
 		s.cluster = cluster.New(co)
 		sopts.Bridge = s.cluster
 	}
@@ -178,7 +180,7 @@ func (s *Server) MetricsAddr() net.Addr {
 func (s *Server) Cluster() *cluster.Node { return s.cluster }
 
 // ClusterLost reports whether the node lost its cluster (not ready).
-func (s *Server) ClusterLost() bool { return s.lost.Load() }
+func (s *Server) ClusterLost() bool { return s.cluster != nil && s.cluster.Lost() }
 
 // load is what the registry record says about this node.
 func (s *Server) load() cluster.Load {
@@ -196,14 +198,23 @@ func (s *Server) load() cluster.Load {
 // so they reconnect to a node that still has the cluster: serving on would
 // break nickname uniqueness.
 func (s *Server) onClusterLost(string) {
-	s.lost.Store(true)
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
-		defer cancel()
-		_ = s.ws.Drain(ctx)
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	defer cancel()
+	if err := s.ws.Drain(ctx); err != nil {
+		s.log.Warn("cluster lost: clients not all closed", "err", err)
+	}
+}
+
+// onClusterRejoined serves again once the node is back in the cluster
+// (clients reconnect; their history lines broke, so recovery says
+// complete:false where it missed something). A shutdown that began
+// meanwhile wins.
+func (s *Server) onClusterRejoined() {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	if !s.shutdown {
+		s.ws.Resume()
+	}
 }
 
 // Addr is the bound HTTP/WebSocket address.
@@ -241,18 +252,28 @@ func (s *Server) Draining() bool { return s.ws.Draining() }
 // Drain turns /readyz to 503, refuses new upgrades, closes every WebSocket
 // with 1012 after flushing what it had pending, and waits for them to go,
 // at most until ctx ends.
-func (s *Server) Drain(ctx context.Context) error { return s.ws.Drain(ctx) }
+func (s *Server) Drain(ctx context.Context) error {
+	s.markShutdown()
+	return s.ws.Drain(ctx)
+}
+
+// markShutdown records that the server is going away for good.
+func (s *Server) markShutdown() {
+	s.drainMu.Lock()
+	s.shutdown = true
+	s.drainMu.Unlock()
+}
 
 // Stop closes everything that is left and stops every goroutine the server
 // started. It is safe to call more than once.
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		s.markShutdown()
 		if s.metricsSrv != nil {
 			_ = s.metricsSrv.Close()
 			s.metricsWG.Wait()
 		}
 		err := s.ws.Stop(ctx)
-		s.bg.Wait()
 		s.cancel()
 		s.shards.Wait()
 		if s.cluster != nil {

@@ -178,6 +178,12 @@ func (s *Server) Refused() uint64 { return s.refused.Load() }
 // Draining reports whether Drain has begun.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
+// Resume ends a drain's refusal of new connections: the node that lost
+// its cluster (and drained for it) is back in it. Only the server's owner
+// knows whether the drain was for good (a shutdown): it must not call
+// Resume then.
+func (s *Server) Resume() { s.draining.Store(false) }
+
 // Connections is the number of open WebSocket connections.
 func (s *Server) Connections() int64 { return s.wsConns.Load() }
 
