@@ -65,6 +65,10 @@ type Server struct {
 	drainMu  sync.Mutex
 	drained  bool
 	watchers atomic.Int64 // WatchStats streams running
+	// The health status last set (servingSet: set at all).
+	servingMu  sync.Mutex
+	serving    bool
+	servingSet bool
 
 	adminv1.UnimplementedAdminServiceServer
 }
@@ -152,7 +156,6 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) watchDraining(ctx context.Context) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	serving := !s.srv.Draining()
 	for {
 		select {
 		case <-s.done:
@@ -163,16 +166,20 @@ func (s *Server) watchDraining(ctx context.Context) {
 		case <-t.C:
 			// Both ways: a node that lost its cluster drains, then
 			// serves again when it rejoins.
-			// Set on change only: each call notifies every Watch.
-			if ok := !s.srv.Draining() && s.srv.Alive(); ok != serving {
-				serving = ok
-				s.setServing(ok)
-			}
+			s.setServing(!s.srv.Draining() && s.srv.Alive())
 		}
 	}
 }
 
+// setServing sets both health services' status when it changes (each
+// set notifies every Watch stream, so it is not repeated).
 func (s *Server) setServing(ok bool) {
+	s.servingMu.Lock()
+	defer s.servingMu.Unlock()
+	if s.servingSet && s.serving == ok {
+		return
+	}
+	s.serving, s.servingSet = ok, true
 	st := healthpb.HealthCheckResponse_SERVING
 	if !ok {
 		st = healthpb.HealthCheckResponse_NOT_SERVING

@@ -26,6 +26,7 @@ func TestThreeNodes(t *testing.T) {
 		{"same nickname on three nodes at once: one 201", testClaimOnce},
 		{"1000 messages from n1 reach n2 and n3 in order", testOrderedFanout},
 		{"listrooms and listusers identical from every node", testListsIdentical},
+		{"a room created or deleted on n1 is pushed to a watcher on n2", testRoomListPushAcrossNodes},
 		{"setnick to a name held on another node is refused", testSetNickRemote},
 		{"a token given up by exit is refused on every node", testExitRevokesEverywhere},
 		{"the same token on another node takes the name over", testTakeoverAcrossNodes},

@@ -46,11 +46,13 @@ type Node struct {
 
 	mu      sync.Mutex
 	live    map[string]Record  // registry: node id → record (this node's view)
+	alive   map[string]bool    // incarnations alive at the last poll
 	missing map[string]int     // incarnation → registry polls it was absent from
 	owners  map[string]owner   // claims bucket mirror: key → owner
 	pending map[string]pending // this node's /auth claims not yet used by /ws
 
 	stopping atomic.Bool
+	started  atomic.Bool  // Start succeeded: the connection may be used by anyone
 	phase    atomic.Int32 // a Phase
 	stats    Stats
 }
@@ -178,6 +180,7 @@ func (n *Node) Start(ctx context.Context, g *shard.Group) error {
 	}
 	n.spawn(func() { n.publisher(rctx) })
 	n.spawn(func() { n.registryLoop(rctx) })
+	n.started.Store(true)
 	return nil
 }
 

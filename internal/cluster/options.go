@@ -30,6 +30,7 @@ const (
 	revokeSubj    = "ics.revoke"   // a token given up by exit, for every node
 	takeoverSubj  = "ics.takeover" // a token's claim moved to another node
 	helloSubj     = "ics.hello"    // every heartbeat's record, for the others' views
+	roomsSubj     = "ics.rooms"    // a node's listed rooms changed (payload: its incarnation)
 )
 
 // Load is what a node reports about itself in its registry record.

@@ -55,6 +55,9 @@ func (n *Node) subscribeQueries() error {
 	if _, err := n.nc.Subscribe(takeoverSubj, n.onTakeover); err != nil {
 		return fmt.Errorf("subscribe %s: %w", takeoverSubj, err)
 	}
+	if _, err := n.nc.Subscribe(roomsSubj, n.onRoomsChanged); err != nil {
+		return fmt.Errorf("subscribe %s: %w", roomsSubj, err)
+	}
 	return nil
 }
 
@@ -321,4 +324,34 @@ func (n *Node) RemoteBroadcast(ctx context.Context, room, body string) (shard.Br
 		}
 	}
 	return sum, found, err
+}
+
+var _ shard.Directory = (*Node)(nil)
+
+// OtherRooms implements shard.Directory: the other nodes' listed rooms (a
+// node that does not answer before ctx ends is left out, as in listrooms).
+func (n *Node) OtherRooms(ctx context.Context) []string {
+	if !n.started.Load() {
+		return nil // the shards run before the node joins
+	}
+	rooms, _ := n.RemoteRooms(ctx, "")
+	names := make([]string, len(rooms))
+	for i, r := range rooms {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// LocalRoomsChanged implements shard.Directory: it tells the other nodes to
+// refresh their room lists. Publish only queues.
+func (n *Node) LocalRoomsChanged() {
+	if n.started.Load() && !n.Lost() {
+		_ = n.nc.Publish(roomsSubj, []byte(n.incarnation()))
+	}
+}
+
+func (n *Node) onRoomsChanged(m *nats.Msg) {
+	if string(m.Data) != n.incarnation() {
+		n.shards.OtherRoomsChanged()
+	}
 }

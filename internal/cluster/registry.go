@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -170,6 +171,9 @@ func (n *Node) poll(ctx context.Context) {
 		}
 	}
 	n.live = live
+	// A node that came or went changes the cluster's room list.
+	changed := !maps.Equal(alive, n.alive)
+	n.alive = alive
 	n.stats.Registry.Store(int64(len(recs)))
 	var sweep []claimRef
 	for key, o := range n.owners {
@@ -178,6 +182,9 @@ func (n *Node) poll(ctx context.Context) {
 		}
 	}
 	n.mu.Unlock()
+	if changed {
+		n.shards.OtherRoomsChanged()
+	}
 	for inc := range dead {
 		n.opts.Logger.Warn("cluster node gone: its members leave, its nicknames are freed", "incarnation", inc)
 		n.shards.DropNode(inc)

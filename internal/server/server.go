@@ -84,7 +84,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		co := cluster.OptionsFrom(cfg)
 		co.Logger, co.Load, co.OnLost, co.OnRejoined = log, s.load, s.onClusterLost, s.onClusterRejoined
 		s.cluster = cluster.New(co)
-		sopts.Bridge = s.cluster
+		sopts.Bridge, sopts.Directory = s.cluster, s.cluster
 	}
 	s.shards = shard.NewGroup(cfg.Shards, s.loops, sopts)
 	s.ws, err = wsio.New(wsio.Options{

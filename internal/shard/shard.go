@@ -43,6 +43,9 @@ type Options struct {
 	HistoryReplyMax int
 	// Bridge carries room events to other nodes (nil: a single node).
 	Bridge Bridge
+	// Directory lists the other nodes' rooms for the room-list push (nil:
+	// a single node).
+	Directory Directory
 }
 
 // DefaultRoomsPushInterval bounds how often watchers get a new room list.
@@ -62,6 +65,8 @@ type Group struct {
 	claims    *addrcount.Counter // unused /auth claims per client address and in total
 	// roomList caches the last sorted listrooms answer (ListRooms).
 	roomList atomic.Pointer[roomList]
+	// otherRoomsVer counts changes of the other nodes' rooms (clustered).
+	otherRoomsVer atomic.Uint64
 }
 
 // NewGroup creates n shards delivering to loops. Run starts them.

@@ -123,11 +123,7 @@ func (c *conn) listRooms(id []byte, watch command.Watch) {
 	if !n.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.HandshakeTimeout)
 		defer cancel()
-		rooms, _ := n.RemoteRooms(ctx, "") // a node that does not answer in time is left out
-		names := make([]string, len(rooms))
-		for i, r := range rooms {
-			names[i] = r.Name
-		}
+		names := n.OtherRooms(ctx) // a node that does not answer in time is left out
 		if !g.ListRoomsWith(c, rs, id, watch, names) {
 			c.later(errorReply{command.ErrServerBusy, "server busy, retry", id})
 		}
