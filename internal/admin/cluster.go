@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // This file makes the admin API cluster-wide: on a clustered node rooms,
-// users, kick and broadcast reach every node (scatter-gather through
+// users, kick, broadcast and room creation and deletion reach every node (scatter-gather through
 // internal/cluster, each with its deadline); on a single node they are the
 // shards' answers unchanged.
 
@@ -150,4 +151,37 @@ func (s *Server) broadcast(ctx context.Context, room, body string) (shard.Broadc
 	res.Rooms += remote.Rooms
 	res.Recipients += remote.Recipients
 	return res, nil
+}
+
+// createRoom creates name here unless it exists on any node (a room is
+// one room cluster-wide, as createroom from a client sees it).
+func (s *Server) createRoom(ctx context.Context, name string) (shard.RoomInfo, error) {
+	if n := s.srv.Cluster(); n != nil {
+		exists, err := n.RoomExists(ctx, name)
+		if err != nil {
+			return shard.RoomInfo{}, err
+		}
+		if exists {
+			return shard.RoomInfo{}, fmt.Errorf("%w: %s (on another node)", shard.ErrRoomExists, name)
+		}
+	}
+	return s.srv.Shards().CreateRoom(ctx, name)
+}
+
+// deleteRoom deletes name on every node that has it; the members moved to
+// global, all nodes together. NotFound only when no node had it.
+func (s *Server) deleteRoom(ctx context.Context, name string) (int, error) {
+	moved, err := s.srv.Shards().DeleteRoom(ctx, name)
+	n := s.srv.Cluster()
+	if n == nil || (err != nil && !errors.Is(err, shard.ErrRoomNotFound)) {
+		return moved, err
+	}
+	rmoved, found, rerr := n.RemoteDeleteRoom(ctx, name)
+	if rerr != nil && !errors.Is(rerr, cluster.ErrIncomplete) {
+		return moved, rerr
+	}
+	if err != nil && !found {
+		return 0, err
+	}
+	return moved + rmoved, nil
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/server"
 	"github.com/ics-chat/ics/internal/shard"
@@ -239,7 +240,7 @@ func (s *Server) CreateRoom(ctx context.Context, req *adminv1.CreateRoomRequest)
 	if err := s.notDraining(); err != nil {
 		return nil, err
 	}
-	r, err := s.srv.Shards().CreateRoom(ctx, req.GetName())
+	r, err := s.createRoom(ctx, req.GetName())
 	if err != nil {
 		return nil, grpcErr(err)
 	}
@@ -254,7 +255,7 @@ func (s *Server) DeleteRoom(ctx context.Context, req *adminv1.DeleteRoomRequest)
 	if err := s.notDraining(); err != nil {
 		return nil, err
 	}
-	n, err := s.srv.Shards().DeleteRoom(ctx, req.GetName())
+	n, err := s.deleteRoom(ctx, req.GetName())
 	if err != nil {
 		return nil, grpcErr(err)
 	}
@@ -316,6 +317,8 @@ func grpcErr(err error) error {
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, shard.ErrGlobalRoom):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, cluster.ErrIncomplete):
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
 	}

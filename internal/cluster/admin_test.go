@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/ics-chat/ics/internal/admin"
 	"github.com/ics-chat/ics/internal/server"
@@ -98,6 +100,21 @@ func testAdminClusterWide(t *testing.T, c *cluster) {
 		if f, _ := u.Until(t, "message"); f.Str("body") != "hello all" || f.Str("from") != "system" {
 			t.Fatalf("%s got %v", u.Nick, f)
 		}
+	}
+	// far exists on n3: creating it from n1 is refused, deleting it from
+	// n1 moves adm3 (on n3) to global.
+	if _, err := api.CreateRoom(ctx, &adminv1.CreateRoomRequest{Name: "far"}); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("CreateRoom far from n1 while it exists on n3: %v, want AlreadyExists", err)
+	}
+	del, err := api.DeleteRoom(ctx, &adminv1.DeleteRoomRequest{Name: "far"})
+	if err != nil || del.Moved != 1 {
+		t.Fatalf("DeleteRoom far from n1: %v %v, want 1 moved (adm3 on n3)", del, err)
+	}
+	if f, _ := u3.Until(t, "joined"); f.Str("room") != "global" || f.Str("nickname") != "adm3" {
+		t.Fatalf("adm3 after far was deleted from n1: %v, want joined global", f)
+	}
+	if _, err := api.DeleteRoom(ctx, &adminv1.DeleteRoomRequest{Name: "far"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("DeleteRoom far again: %v, want NotFound", err)
 	}
 	if _, err := api.Kick(ctx, &adminv1.KickRequest{Nickname: "adm3", Reason: "bye"}); err != nil {
 		t.Fatalf("kick of a user on n3 from n1: %v", err)

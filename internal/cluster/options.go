@@ -20,17 +20,18 @@ const (
 
 // Bucket and subject names: the cluster's vocabulary, declared once.
 const (
-	NodesBucket   = "ics_nodes"  // registry: node id → Record, TTL NodeTTL
-	ClaimsBucket  = "ics_claims" // lowercase nickname → "incarnation jti"
-	roomSubject   = "ics.room."  // + room name: every event of that room
-	roomsQuery    = "ics.q.rooms"
-	usersQuery    = "ics.q.users"
-	kickQuery     = "ics.q.kick"
-	broadcastSubj = "ics.q.broadcast"
-	revokeSubj    = "ics.revoke"   // a token given up by exit, for every node
-	takeoverSubj  = "ics.takeover" // a token's claim moved to another node
-	helloSubj     = "ics.hello"    // every heartbeat's record, for the others' views
-	roomsSubj     = "ics.rooms"    // a node's listed rooms changed (payload: its incarnation)
+	NodesBucket    = "ics_nodes"  // registry: node id → Record, TTL NodeTTL
+	ClaimsBucket   = "ics_claims" // lowercase nickname → "incarnation jti"
+	roomSubject    = "ics.room."  // + room name: every event of that room
+	roomsQuery     = "ics.q.rooms"
+	usersQuery     = "ics.q.users"
+	kickQuery      = "ics.q.kick"
+	broadcastSubj  = "ics.q.broadcast"
+	deleteRoomSubj = "ics.q.deleteroom"
+	revokeSubj     = "ics.revoke"   // a token given up by exit, for every node
+	takeoverSubj   = "ics.takeover" // a token's claim moved to another node
+	helloSubj      = "ics.hello"    // every heartbeat's record, for the others' views
+	roomsSubj      = "ics.rooms"    // a node's listed rooms changed (payload: its incarnation)
 )
 
 // Load is what a node reports about itself in its registry record.

@@ -36,10 +36,11 @@ type UserInfo struct {
 
 func (n *Node) subscribeQueries() error {
 	for subj, h := range map[string]func(*nats.Msg){
-		roomsQuery:    n.answerRooms,
-		usersQuery:    n.answerUsers,
-		kickQuery:     n.answerKick,
-		broadcastSubj: n.answerBroadcast,
+		roomsQuery:     n.answerRooms,
+		usersQuery:     n.answerUsers,
+		kickQuery:      n.answerKick,
+		broadcastSubj:  n.answerBroadcast,
+		deleteRoomSubj: n.answerDeleteRoom,
 	} {
 		if _, err := n.nc.Subscribe(subj, func(m *nats.Msg) {
 			if !n.Go(func() { h(m) }) {
@@ -250,11 +251,17 @@ type broadcastReq struct {
 	Body string `json:"b"`
 }
 
+// deleteRoomReq is an admin room deletion sent to every node.
+type deleteRoomReq struct {
+	Room string `json:"room"`
+}
+
 // actionResult is a node's answer to an admin action.
 type actionResult struct {
 	Done       bool `json:"ok"`
 	Rooms      int  `json:"rooms"`
 	Recipients int  `json:"recipients"`
+	Moved      int  `json:"moved,omitempty"`
 }
 
 func (n *Node) answerKick(m *nats.Msg) {
@@ -277,6 +284,17 @@ func (n *Node) answerBroadcast(m *nats.Msg) {
 	defer cancel()
 	res, err := n.shards.Broadcast(ctx, req.Room, req.Body)
 	n.reply(m, actionResult{Done: err == nil, Rooms: res.Rooms, Recipients: res.Recipients})
+}
+
+func (n *Node) answerDeleteRoom(m *nats.Msg) {
+	var req deleteRoomReq
+	if json.Unmarshal(m.Data, &req) != nil {
+		return
+	}
+	ctx, cancel := n.reqCtx()
+	defer cancel()
+	moved, err := n.shards.DeleteRoom(ctx, req.Room)
+	n.reply(m, actionResult{Done: err == nil, Moved: moved})
 }
 
 func (n *Node) action(ctx context.Context, subj string, req any) ([]actionResult, error) {
@@ -354,4 +372,19 @@ func (n *Node) onRoomsChanged(m *nats.Msg) {
 	if string(m.Data) != n.incarnation() {
 		n.shards.OtherRoomsChanged()
 	}
+}
+
+// RemoteDeleteRoom deletes room on every other node that has it (its
+// members there move to global); how many moved, and whether any node had
+// the room.
+func (n *Node) RemoteDeleteRoom(ctx context.Context, room string) (int, bool, error) {
+	rs, err := n.action(ctx, deleteRoomSubj, deleteRoomReq{Room: room})
+	moved, found := 0, false
+	for _, r := range rs {
+		if r.Done {
+			found = true
+			moved += r.Moved
+		}
+	}
+	return moved, found, err
 }
