@@ -132,7 +132,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		}
 		tok = "" // used
 		if cfg.Rooms > 1 {
-			_, _ = conn.Write(appendFrame(nil, command.OpText, []byte(`{"type":"switchroom","args":{"room":"`+cfg.roomName(0)+`"}}`)))
+			_, _ = conn.Write(appendFrame(nil, command.OpText, clientCommand(command.TypeSwitchRoom, "", "room", cfg.roomName(0))))
 		}
 		// Read everything (the server never sees a slow consumer) and
 		// check the reconnect's recovery.
@@ -144,7 +144,7 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		case <-time.After(time.Second):
 		}
 		if rand.IntN(2) == 0 {
-			_, _ = conn.Write(appendFrame(nil, command.OpClose, closePayload(1000, "")))
+			_, _ = conn.Write(appendFrame(nil, command.OpClose, closePayload(command.CloseNormal, "")))
 		}
 		_ = conn.Close()
 		<-rc.ended // the next connection's reader takes over rec
@@ -197,7 +197,7 @@ func release(d *dialer, slot int, tok string) {
 		return
 	}
 	defer conn.Close()
-	_, _ = conn.Write(appendFrame(nil, command.OpText, []byte(`{"type":"exit"}`)))
+	_, _ = conn.Write(appendFrame(nil, command.OpText, clientCommand(command.TypeExit, "")))
 	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 	buf := make([]byte, 4096)
 	for { // until the server closes (exit answers with close 1000) or a second passes

@@ -130,12 +130,12 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 // room creates it, every later one switches into it (its arrival is
 // announced to the room), then each lists the room's users.
 func stormJoin(cfg *Config, lc *lgConn) []byte {
-	typ, key := "switchroom", "room"
+	typ, key := command.TypeSwitchRoom, "room"
 	if lc.id < cfg.Rooms {
-		typ, key = "createroom", "name"
+		typ, key = command.TypeCreateRoom, "name"
 	}
-	b := appendFrame(nil, command.OpText, []byte(`{"type":"`+typ+`","args":{"`+key+`":"`+cfg.roomName(lc.room)+`"}}`))
-	return appendFrame(b, command.OpText, []byte(`{"type":"listusers"}`))
+	b := appendFrame(nil, command.OpText, clientCommand(typ, "", key, cfg.roomName(lc.room)))
+	return appendFrame(b, command.OpText, clientCommand(command.TypeListUsers, ""))
 }
 
 // liveConns drops the slots whose connection failed.

@@ -3,7 +3,6 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync"
@@ -156,8 +155,8 @@ func (lc *lgConn) send(payload []byte) error {
 }
 
 // command sends {"type":typ,"args":{key:val}}.
-func (lc *lgConn) command(typ, key, val string) error {
-	return lc.send([]byte(`{"type":"` + typ + `","args":{"` + key + `":"` + val + `"}}`))
+func (lc *lgConn) command(typ command.Type, key, val string) error {
+	return lc.send(clientCommand(typ, "", key, val))
 }
 
 // OnBoot implements gnet.EventHandler.
@@ -218,8 +217,8 @@ func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 var (
-	needleJoined = []byte(`"joined"`)
-	needleError  = []byte(`"type":"error"`)
+	needleJoined = quoted(command.FrameJoined)
+	needleError  = frameTypeNeedle(command.FrameError)
 	needleCode   = []byte(`"code":"`)
 )
 
@@ -283,10 +282,7 @@ func (lc *lgConn) onControl(op byte, p []byte) {
 			_, _ = lc.gc.Write(appendFrame(nil, command.OpPong, p))
 		}
 	case command.OpClose:
-		code := 1005
-		if len(p) >= 2 {
-			code = int(binary.BigEndian.Uint16(p))
-		}
+		code := closeCode(p)
 		lc.closeCode = code
 		lc.sh.closeCodes[code]++
 		if lc.gc != nil && !lc.closing {

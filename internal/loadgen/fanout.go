@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // RunFanout runs one fan-out measurement: Conns connections spread over
@@ -300,7 +302,8 @@ func steadyRate(tl []Second, cfg *Config, fallback float64) float64 {
 
 // appendMessage appends the JSON command carrying one generated message.
 func appendMessage(dst []byte, cfg *Config, nick string, pub int, seq uint64, intendedNs int64) []byte {
-	dst = append(dst, `{"type":"message","args":{`...)
+	dst = appendCommandStart(dst, command.TypeMessage)
+	dst = append(dst, `,"args":{`...)
 	if cfg.Compat == CompatSeed {
 		dst = append(dst, `"from":"`...)
 		dst = append(dst, nick...)
@@ -344,14 +347,14 @@ func setupRooms(ctx context.Context, cfg *Config, conns []*lgConn, rep *Report, 
 	}
 	status("creating %d rooms", R)
 	for _, lc := range creators {
-		if err := lc.command("createroom", "name", cfg.roomName(lc.room)); err != nil {
+		if err := lc.command(command.TypeCreateRoom, "name", cfg.roomName(lc.room)); err != nil {
 			return fmt.Errorf("createroom %s: %w", cfg.roomName(lc.room), err)
 		}
 	}
 	waitJoined(ctx, cfg, creators, 15*time.Second)
 	status("moving %d connections into rooms", len(others))
 	for _, lc := range others {
-		if err := lc.command("switchroom", "room", cfg.roomName(lc.room)); err != nil {
+		if err := lc.command(command.TypeSwitchRoom, "room", cfg.roomName(lc.room)); err != nil {
 			lc.sh.mu.Lock()
 			lc.room = -1
 			lc.sh.mu.Unlock()

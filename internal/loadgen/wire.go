@@ -56,6 +56,59 @@ func closePayload(code int, reason string) []byte {
 	return append(b, reason...)
 }
 
+// closeCode reads the code of a close frame's payload:
+// command.CloseNoStatus when it carries none.
+func closeCode(p []byte) int {
+	if len(p) < 2 {
+		return command.CloseNoStatus
+	}
+	return int(binary.BigEndian.Uint16(p))
+}
+
+// clientCommand is the JSON of one client command of type typ with an
+// optional id and string arguments given as key, value pairs:
+// clientCommand(command.TypeSwitchRoom, "", "room", "r1") is
+// {"type":"switchroom","args":{"room":"r1"}}. Values are written as they
+// are: the generator only sends names and bodies that need no escaping.
+func clientCommand(typ command.Type, id string, kv ...string) []byte {
+	b := appendCommandStart(make([]byte, 0, 64), typ)
+	if len(kv) > 0 {
+		b = append(b, `,"args":{`...)
+		for i := 0; i+1 < len(kv); i += 2 {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = append(b, kv[i]...)
+			b = append(b, `":"`...)
+			b = append(b, kv[i+1]...)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	if id != "" {
+		b = append(b, `,"id":"`...)
+		b = append(b, id...)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// appendCommandStart appends the opening of a command of type typ,
+// {"type":"message", for the caller to continue.
+func appendCommandStart(dst []byte, typ command.Type) []byte {
+	dst = append(dst, `{"type":"`...)
+	dst = append(dst, typ.String()...)
+	return append(dst, '"')
+}
+
+// frameTypeNeedle is `"type":"<typ>"`, how a server frame of type typ
+// is recognised without decoding it.
+func frameTypeNeedle(typ string) []byte { return []byte(`"type":"` + typ + `"`) }
+
+// quoted is s in double quotes, a needle for a JSON string value.
+func quoted(s string) []byte { return []byte(`"` + s + `"`) }
+
 // frameHeader is one parsed frame header.
 type frameHeader struct {
 	fin    bool
