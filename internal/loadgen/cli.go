@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -130,23 +129,4 @@ var runners = map[string]func(context.Context, Config) (*Report, error){
 	"connect": RunConnect,
 	"churn":   RunChurn,
 	"abuse":   RunAbuse,
-}
-
-// progressEvery is how often progress is printed without a terminal.
-const progressEvery = 5 * time.Second
-
-// progressLines returns a Status func that prints at most one line per
-// every to w, prefixed with the time since the run began.
-func progressLines(w io.Writer, every time.Duration) func(string) {
-	var mu sync.Mutex
-	start := time.Now()
-	var last time.Time
-	return func(line string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if now := time.Now(); now.Sub(last) >= every {
-			last = now
-			fmt.Fprintf(w, "[%6.1fs] %s\n", now.Sub(start).Seconds(), line)
-		}
-	}
 }
