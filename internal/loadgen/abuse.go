@@ -64,6 +64,9 @@ type abuser struct {
 	slot int
 }
 
+// addr is the server the scenarios attack (the first node).
+func (a *abuser) addr() string { return a.e.d.addr() }
+
 func (a *abuser) conn(ctx context.Context, name string) (net.Conn, *bufReader, error) {
 	a.mu.Lock()
 	a.slot++
@@ -197,7 +200,9 @@ func startFlooders(ctx context.Context, a *abuser, n int) func() {
 // fd_exhaustion, pipelined_flood, claim_flood, ping_flood, trickled_frame
 // and kick_evasion (needs -admin). The well-behaved clients must still
 // receive everything.
-func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
+func RunAbuse(ctx context.Context, cfg Config) (*Report, error) { return abuseCmd(ctx, cfg, nil) }
+
+func abuseCmd(ctx context.Context, cfg Config, p progress) (*Report, error) {
 	cfg.Rooms = 1
 	if err := cfg.Validate("fanout"); err != nil {
 		return nil, err
@@ -216,7 +221,7 @@ func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
 	side := func(ctx context.Context, e *engine) func(*Report) {
 		return startScenarios(ctx, &abuser{e: e, cfg: &cfg}, selected)
 	}
-	return runFanout(ctx, &cfg, "abuse", side)
+	return runFanout(ctx, &cfg, "abuse", side, p)
 }
 
 // startScenarios runs every scenario of selected on its own goroutine and
@@ -258,13 +263,13 @@ func startScenarios(ctx context.Context, a *abuser, selected []scenario) func(*R
 // runScenario runs sc and measures it, with the server's CPU and RSS
 // where they can be sampled.
 func runScenario(ctx context.Context, a *abuser, sc scenario) AbuseResult {
-	cfg := a.cfg
+	pid, addr := a.cfg.ServerPID, a.addr()
 	start := time.Now()
-	before, okB := sampleServer(ctx, cfg.ServerPID, cfg.Addr)
+	before, okB := sampleServer(ctx, pid, addr)
 	pass, detail := sc.Run(ctx, a)
 	res := AbuseResult{Name: sc.Name(), Pass: pass, Detail: detail, TookSec: time.Since(start).Seconds()}
-	if after, okA := sampleServer(context.WithoutCancel(ctx), cfg.ServerPID, cfg.Addr); okB && okA {
-		res.Server = serverStats(cfg.ServerPID, before, after, 0)
+	if after, okA := sampleServer(context.WithoutCancel(ctx), pid, addr); okB && okA {
+		res.Server = serverStats(pid, before, after, 0)
 	}
 	return res
 }

@@ -204,12 +204,12 @@ type slowloris struct{}
 func (slowloris) Name() string { return "slowloris" }
 
 func (slowloris) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, err := a.e.d.netDialer(a.cfg.Conns+999).DialContext(ctx, "tcp", a.cfg.Addr)
+	c, err := a.e.d.netDialer(a.cfg.Conns+999).DialContext(ctx, "tcp", a.addr())
 	if err != nil {
 		return false, err.Error()
 	}
 	start := time.Now()
-	_, _ = c.Write([]byte("GET /ws HTTP/1.1\r\nHost: " + a.cfg.Addr + "\r\n"))
+	_, _ = c.Write([]byte("GET /ws HTTP/1.1\r\nHost: " + a.addr() + "\r\n"))
 	done := make(chan error, 1)
 	go func() { _, err := io.Copy(io.Discard, c); done <- err }()
 	t := time.NewTicker(time.Second)

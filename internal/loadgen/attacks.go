@@ -50,7 +50,7 @@ func (fdExhaustion) Run(ctx context.Context, a *abuser) (bool, string) {
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		d := a.e.d.netDialer(base + i)
 		d.Timeout = 2 * time.Second
-		c, err := d.DialContext(ctx, "tcp", a.cfg.Addr)
+		c, err := d.DialContext(ctx, "tcp", a.addr())
 		if err != nil {
 			dialFails++
 			continue
@@ -100,13 +100,13 @@ func isTimeout(err error) bool {
 
 // probe is one GET path on a fresh socket from source slot i.
 func probe(ctx context.Context, a *abuser, i int, path string) (int, error) {
-	c, err := a.e.d.netDialer(i).DialContext(ctx, "tcp", a.cfg.Addr)
+	c, err := a.e.d.netDialer(i).DialContext(ctx, "tcp", a.addr())
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, a.cfg.Addr); err != nil {
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, a.addr()); err != nil {
 		return 0, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -128,14 +128,14 @@ func (pipelinedFlood) Name() string { return "pipelined_flood" }
 func (pipelinedFlood) Run(ctx context.Context, a *abuser) (bool, string) {
 	d := a.e.d.netDialer(a.cfg.Conns + 99_000)
 	d.Control = chainControl(d.Control, func(fd int) { _ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	c, err := d.DialContext(ctx, "tcp", a.cfg.Addr)
+	c, err := d.DialContext(ctx, "tcp", a.addr())
 	if err != nil {
 		return false, err.Error()
 	}
 	defer c.Close()
 	const n = 4000
 	const chunk = 100
-	reqs := []byte(strings.Repeat("GET /app.js HTTP/1.1\r\nHost: "+a.cfg.Addr+"\r\n\r\n", chunk))
+	reqs := []byte(strings.Repeat("GET /app.js HTTP/1.1\r\nHost: "+a.addr()+"\r\n\r\n", chunk))
 	wrote := 0
 	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	for i := 0; i < n/chunk; i++ {
@@ -194,7 +194,7 @@ func (claimFlood) Run(ctx context.Context, a *abuser) (bool, string) {
 	hc := a.e.d.httpFor(slot)
 	granted, limited := 0, 0
 	for i := 0; i < 300 && ctx.Err() == nil; i++ {
-		st, err := postAuth(ctx, hc, a.cfg.Addr, fmt.Sprintf("%s_sq%d", a.cfg.Prefix, i), "")
+		st, err := postAuth(ctx, hc, a.addr(), fmt.Sprintf("%s_sq%d", a.cfg.Prefix, i), "")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -205,7 +205,7 @@ func (claimFlood) Run(ctx context.Context, a *abuser) (bool, string) {
 			limited++
 		}
 	}
-	st, err := postAuth(ctx, hc, a.cfg.Addr, a.cfg.Prefix+"_xsite", "https://evil.example")
+	st, err := postAuth(ctx, hc, a.addr(), a.cfg.Prefix+"_xsite", "https://evil.example")
 	if err != nil {
 		return false, err.Error()
 	}

@@ -59,7 +59,9 @@ func (c *ChurnStats) fail(err error) {
 // freed). Each reconnect asks `history` from the last seq the worker saw in
 // its room; a complete:true reply that leaves out a message fails the run
 // (recover.go). The fanout's invariants must hold throughout.
-func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
+func RunChurn(ctx context.Context, cfg Config) (*Report, error) { return churnCmd(ctx, cfg, nil) }
+
+func churnCmd(ctx context.Context, cfg Config, p progress) (*Report, error) {
 	if err := cfg.Validate("churn"); err != nil {
 		return nil, err
 	}
@@ -101,7 +103,7 @@ func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 	}
-	return runFanout(ctx, &cfg, "churn", side)
+	return runFanout(ctx, &cfg, "churn", side, p)
 }
 
 func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w int, interval time.Duration) {

@@ -15,13 +15,10 @@ import (
 // each), holds them idle for Duration, and reports the connect rate,
 // handshake latency percentiles and the server's memory per connection and
 // CPU (from /proc/ServerPID or /metrics).
-func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
+func RunConnect(ctx context.Context, cfg Config) (*Report, error) { return connectCmd(ctx, cfg, nil) }
+
+func connectCmd(ctx context.Context, cfg Config, status progress) (*Report, error) {
 	if err := cfg.Validate("connect"); err != nil {
-		return nil, err
-	}
-	// Fail at once when nothing listens, instead of ramping and holding
-	// for the whole run.
-	if err := probeListening(ctx, cfg.Addr); err != nil {
 		return nil, err
 	}
 	rep := &Report{Mode: "connect", Config: cfg, Started: time.Now(), ConnsWanted: cfg.Conns}
@@ -30,7 +27,12 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer e.stop()
-	srvA, srvOK := sampleServer(ctx, cfg.ServerPID, cfg.Addr)
+	// Fail at once when nothing listens, instead of ramping and holding
+	// for the whole run.
+	if err := probeListening(ctx, e.d.addr()); err != nil {
+		return nil, err
+	}
+	srvA, srvOK := sampleServer(ctx, cfg.ServerPID, e.d.addr())
 	cpu := markCPU()
 	hs := newHist()
 	var last atomic.Int64
@@ -56,9 +58,9 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	t0 = time.Now()
 	conns, errs := e.dialAll(ctx, cfg.Conns-len(creators), cfg.Rate, room, hs, func(up int, took time.Duration) {
 		ramp.add(up, took)
-		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) && cfg.Status != nil {
+		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) {
 			last.Store(now)
-			cfg.Status(fmt.Sprintf("connecting: %d/%d up, %.0f conns/s", up, cfg.Conns, float64(up)/time.Since(t0).Seconds()))
+			status.printf("connecting: %d/%d up, %.0f conns/s", up, cfg.Conns, float64(up)/time.Since(t0).Seconds())
 		}
 	})
 	rampTook := time.Since(t0)
@@ -93,13 +95,11 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		up := rep.ConnsUp - int(e.closedN.Load())
 		rep.Timeline = append(rep.Timeline, Second{T: sec, ConnsUp: up})
-		if cfg.Status != nil {
-			cfg.Status(fmt.Sprintf("holding %d idle connections (%ds of %v)", up, sec, cfg.Duration))
-		}
+		status.printf("holding %d idle connections (%ds of %v)", up, sec, cfg.Duration)
 	}
 	tick.Stop()
 	if srvOK {
-		if srvB, ok := sampleServer(context.Background(), cfg.ServerPID, cfg.Addr); ok {
+		if srvB, ok := sampleServer(context.Background(), cfg.ServerPID, e.d.addr()); ok {
 			rep.Server = serverStats(cfg.ServerPID, srvA, srvB, rep.ConnsUp)
 		}
 	}

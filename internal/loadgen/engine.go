@@ -86,7 +86,11 @@ func newEngine(cfg *Config) (*engine, error) {
 	if loops <= 0 {
 		loops = runtime.NumCPU()
 	}
-	e := &engine{cfg: cfg, d: newDialer(cfg), epoch: time.Now(), pubsPerRoom: cfg.Publishers}
+	d, err := newDialer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{cfg: cfg, d: d, epoch: time.Now(), pubsPerRoom: cfg.Publishers}
 	e.epochNs = e.epoch.UnixNano()
 	e.measureFrom.Store(-1 << 62)
 	if cfg.Compat == CompatCentrifugo {

@@ -21,11 +21,13 @@ import (
 // each for Duration, then waits up to Drain for in-flight messages. The
 // returned error is for runs that could not be set up; invariant failures
 // (loss, duplicates, reordering, thresholds) are in Report.Failures.
-func RunFanout(ctx context.Context, cfg Config) (*Report, error) {
+func RunFanout(ctx context.Context, cfg Config) (*Report, error) { return fanoutCmd(ctx, cfg, nil) }
+
+func fanoutCmd(ctx context.Context, cfg Config, p progress) (*Report, error) {
 	if err := cfg.Validate("fanout"); err != nil {
 		return nil, err
 	}
-	return runFanout(ctx, &cfg, "fanout", nil)
+	return runFanout(ctx, &cfg, "fanout", nil, p)
 }
 
 // sidecar runs alongside the publishing phase and adds to the report when
@@ -78,8 +80,8 @@ type fanoutRun struct {
 	lag     *hdrhistogram.Histogram // actual send time − intended send time
 }
 
-func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Report, error) {
-	r := &fanoutRun{cfg: cfg, mode: mode, side: side, status: progress(cfg.Status),
+func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar, status progress) (*Report, error) {
+	r := &fanoutRun{cfg: cfg, mode: mode, side: side, status: status,
 		rep: &Report{Mode: mode, Config: *cfg, Started: time.Now(), ConnsWanted: cfg.Conns}}
 	e, err := newEngine(cfg)
 	if err != nil {
@@ -123,7 +125,7 @@ func (r *fanoutRun) connect(ctx context.Context) error {
 		rep.failf("connect: %d of %d connections failed (%s)", rep.ConnectErrors, cfg.Conns, rep.ConnectError)
 	}
 	if rep.ConnsUp == 0 {
-		return fmt.Errorf("no connection to %s came up: %s", cfg.Addr, rep.ConnectError)
+		return fmt.Errorf("no connection to %s came up: %s", r.e.d.addr(), rep.ConnectError)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fanout setup: %w", err)
@@ -271,7 +273,7 @@ type measurement struct {
 
 func (r *fanoutRun) startMeasuring(ctx context.Context) *measurement {
 	m := &measurement{cpu: markCPU(), tlDone: make(chan struct{})}
-	m.srvA, m.srvOK = sampleServer(ctx, r.cfg.ServerPID, r.cfg.Addr)
+	m.srvA, m.srvOK = sampleServer(ctx, r.cfg.ServerPID, r.e.d.addr())
 	m.tlWG.Add(1)
 	go func() {
 		defer m.tlWG.Done()
@@ -286,7 +288,7 @@ func (m *measurement) finish(r *fanoutRun) {
 	m.tlWG.Wait()
 	r.rep.GeneratorCPU = m.cpu.since()
 	if m.srvOK {
-		if srvB, ok := sampleServer(context.Background(), r.cfg.ServerPID, r.cfg.Addr); ok {
+		if srvB, ok := sampleServer(context.Background(), r.cfg.ServerPID, r.e.d.addr()); ok {
 			r.rep.Server = serverStats(r.cfg.ServerPID, m.srvA, srvB, 0)
 		}
 	}

@@ -27,9 +27,9 @@ func (p progress) printf(format string, a ...any) {
 // progressEvery is how often progress is printed without a terminal.
 const progressEvery = 5 * time.Second
 
-// progressLines returns a Status func that prints at most one line per
+// progressLines returns a progress that prints at most one line per
 // every to w, prefixed with the time since the run began.
-func progressLines(w io.Writer, every time.Duration) func(string) {
+func progressLines(w io.Writer, every time.Duration) progress {
 	var mu sync.Mutex
 	start := time.Now()
 	var last time.Time

@@ -225,15 +225,23 @@ type handshake struct {
 // connection, so a server's per-address limits see a realistic spread.
 type dialer struct {
 	cfg    *Config
+	target target // the nodes, resolved from cfg once
 	wsPath string
 
 	mu    sync.Mutex
 	https map[string]*http.Client // by source address ("" = kernel's choice)
 }
 
-func newDialer(cfg *Config) *dialer {
-	return &dialer{cfg: cfg, wsPath: "/ws", https: map[string]*http.Client{}}
+func newDialer(cfg *Config) (*dialer, error) {
+	t, err := cfg.target()
+	if err != nil {
+		return nil, err
+	}
+	return &dialer{cfg: cfg, target: t, wsPath: "/ws", https: map[string]*http.Client{}}, nil
 }
+
+// addr is the first node: /auth, probes and server samples go there.
+func (d *dialer) addr() string { return d.target.nodes[0] }
 
 // httpFor is the keep-alive HTTP client of slot i's source address.
 func (d *dialer) httpFor(i int) *http.Client {
@@ -275,7 +283,7 @@ func (d *dialer) close() {
 // than one address's worth of ephemeral ports can be used.
 func (d *dialer) srcIP(i int) net.IP {
 	per := d.cfg.ConnsPerSourceIP
-	if per <= 0 || !d.cfg.loopback {
+	if per <= 0 || !d.target.loopback {
 		return nil
 	}
 	k := (i+d.cfg.ConnOffset)/per + 1 // 1-based host number within 127.0.0.0/8
@@ -286,17 +294,14 @@ func (d *dialer) srcIP(i int) net.IP {
 // Connection i is in room i % Rooms, so the k-th member of every room goes
 // to node k % nodes: every room has members on every node.
 func (d *dialer) addrFor(i int) string {
-	n := len(d.cfg.URLs)
-	if n == 0 {
-		return d.cfg.Addr
-	}
-	return d.cfg.URLs[(i/max(d.cfg.Rooms, 1))%n]
+	nodes := d.target.nodes
+	return nodes[(i/max(d.cfg.Rooms, 1))%len(nodes)]
 }
 
 // auth obtains a token for nick from the first node (tokens are valid on
 // every node of a cluster), from the source address of slot i.
 func (d *dialer) auth(ctx context.Context, i int, nick string) (string, error) {
-	return d.authAt(ctx, i, d.cfg.Addr, nick)
+	return d.authAt(ctx, i, d.addr(), nick)
 }
 
 // authAt obtains a token for nick from the node at addr, from the source
