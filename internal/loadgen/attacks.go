@@ -291,9 +291,10 @@ func (trickledFrame) Run(ctx context.Context, a *abuser) (bool, string) {
 	if _, err := c.Write(hdr); err != nil {
 		return false, err.Error()
 	}
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }()
 	go func() {
+		defer close(stopped)
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
