@@ -64,6 +64,17 @@ type abuser struct {
 	slot int
 }
 
+// withConn opens an authenticated connection for the scenario (nick is
+// its part of the nickname), runs misbehave on it and closes it.
+func (a *abuser) withConn(ctx context.Context, nick string, misbehave func(context.Context, *abuser, net.Conn, *bufReader) (bool, string)) (bool, string) {
+	c, r, err := a.conn(ctx, nick)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer c.Close()
+	return misbehave(ctx, a, c, r)
+}
+
 // addr is the server the scenarios attack (the first node).
 func (a *abuser) addr() string { return a.e.d.addr() }
 

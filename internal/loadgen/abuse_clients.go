@@ -30,12 +30,11 @@ func (slowReader) refuse(cfg *Config) error {
 	return nil
 }
 
-func (slowReader) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "slow")
-	if err != nil {
-		return false, err.Error()
-	}
-	defer c.Close()
+func (s slowReader) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "slow", s.misbehave)
+}
+
+func (slowReader) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetReadBuffer(4096)
 	}
@@ -70,11 +69,11 @@ type oversizedFrame struct{}
 
 func (oversizedFrame) Name() string { return "oversized_frame" }
 
-func (oversizedFrame) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "big")
-	if err != nil {
-		return false, err.Error()
-	}
+func (s oversizedFrame) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "big", s.misbehave)
+}
+
+func (oversizedFrame) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	body := strings.Repeat("x", 64<<10+100)
 	wrote := make(chan struct{})
 	go func() { // the server may stop reading half-way: do not wait on it here
@@ -96,12 +95,11 @@ type malformedJSON struct{}
 
 func (malformedJSON) Name() string { return "malformed_json" }
 
-func (malformedJSON) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "json")
-	if err != nil {
-		return false, err.Error()
-	}
-	defer c.Close()
+func (s malformedJSON) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "json", s.misbehave)
+}
+
+func (malformedJSON) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	truncated := append(appendCommandStart(nil, command.TypeMessage), `,"args":`...)
 	_, _ = c.Write(appendFrame(nil, command.OpText, truncated))
 	ok, code, err := r.waitFor(time.Now().Add(5*time.Second), func(op byte, p []byte) bool {
@@ -127,12 +125,11 @@ type commandFlood struct{}
 
 func (commandFlood) Name() string { return "command_flood" }
 
-func (commandFlood) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "flood")
-	if err != nil {
-		return false, err.Error()
-	}
-	defer c.Close()
+func (s commandFlood) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "flood", s.misbehave)
+}
+
+func (commandFlood) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	const n = 400
 	want, limitedNeedle := command.CloseRateLimited, quoted(command.ErrRateLimited)
 	cmd := appendFrame(nil, command.OpText, clientCommand(command.TypeListRooms, ""))
@@ -174,12 +171,11 @@ func (noPong) skip(cfg *Config) string {
 	return ""
 }
 
-func (noPong) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "nopong")
-	if err != nil {
-		return false, err.Error()
-	}
-	defer c.Close()
+func (s noPong) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "nopong", s.misbehave)
+}
+
+func (noPong) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	deadline := time.Now().Add(a.cfg.Duration)
 	for {
 		op, p, err := r.next(deadline)

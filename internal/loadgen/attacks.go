@@ -237,11 +237,11 @@ type pingFlood struct{}
 
 func (pingFlood) Name() string { return "ping_flood" }
 
-func (pingFlood) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "pingfl")
-	if err != nil {
-		return false, err.Error()
-	}
+func (s pingFlood) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "pingfl", s.misbehave)
+}
+
+func (pingFlood) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	const n = 20000
 	ping := appendFrame(nil, command.OpPing, nil)
 	wrote := make(chan struct{})
@@ -280,12 +280,11 @@ type trickledFrame struct{}
 
 func (trickledFrame) Name() string { return "trickled_frame" }
 
-func (trickledFrame) Run(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "trickle")
-	if err != nil {
-		return false, err.Error()
-	}
-	defer c.Close()
+func (s trickledFrame) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "trickle", s.misbehave)
+}
+
+func (trickledFrame) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	start := time.Now()
 	hdr := appendFrame(nil, command.OpText, make([]byte, 60000))[:14] // header + mask only
 	if _, err := c.Write(hdr); err != nil {
@@ -363,7 +362,8 @@ func (kickEvasion) Run(ctx context.Context, a *abuser) (bool, string) {
 		c2.Close()
 		return false, "the first name's token still connects after the kick"
 	}
-	if !strings.Contains(err.Error(), "401") {
+	var ue *UpgradeError
+	if !errors.As(err, &ue) || ue.Status != http.StatusUnauthorized {
 		return false, fmt.Sprintf("first token after the kick: %v, want 401", err)
 	}
 	return true, "kicked after a rename; the first name's token is refused (401)"
