@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // DefaultConnsPerSourceIP is how many connections share one loopback source
@@ -177,10 +179,11 @@ func nameOK(s string) bool {
 // nick is the nickname of connection i.
 func (c *Config) nick(i int) string { return fmt.Sprintf("%s_%d", c.Prefix, i) }
 
-// roomName is the name of room r; with one room it is "global".
+// roomName is the name of room r; with one room it is the room every
+// connection starts in (command.GlobalRoom).
 func (c *Config) roomName(r int) string {
 	if c.Rooms == 1 {
-		return "global"
+		return command.GlobalRoom
 	}
 	return fmt.Sprintf("%s_r%d", c.Prefix, r)
 }
