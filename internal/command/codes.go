@@ -81,3 +81,7 @@ const (
 	CloseRateLimited    = 4029
 	ClosePingTimeout    = 4000
 )
+
+// CloseNoStatus (RFC 6455 §7.4.1) is never sent on the wire: a receiver
+// reports it for a close frame that carried no code.
+const CloseNoStatus = 1005

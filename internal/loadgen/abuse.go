@@ -1,16 +1,12 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ics-chat/ics/internal/command"
@@ -29,11 +25,35 @@ type AbuseResult struct {
 	Server *ServerStats `json:"server,omitempty"`
 }
 
-// abuseScenario misbehaves on its own connection(s) and says what the
-// server did. Scenarios run concurrently while the well-behaved fanout runs.
-type abuseScenario struct {
-	name string
-	run  func(ctx context.Context, a *abuser) (pass bool, detail string)
+// scenario is one misbehaving client: it misbehaves on connections of its
+// own and says whether the server answered as the protocol requires.
+// Scenarios run concurrently while the well-behaved fanout runs.
+type scenario interface {
+	// Name is how -scenarios selects it and the report names it.
+	Name() string
+	// Run misbehaves until the server answered, the scenario gave up or
+	// ctx ended, and closes every socket it opened before returning.
+	Run(ctx context.Context, a *abuser) (pass bool, detail string)
+}
+
+// refuser is a scenario that cannot work in some runs: refuse says why
+// (a usage error) before the run starts.
+type refuser interface {
+	refuse(cfg *Config) error
+}
+
+// skipper is a scenario that would prove nothing in some runs: skip says
+// why it is reported as skipped instead of run ("" = run it).
+type skipper interface {
+	skip(cfg *Config) string
+}
+
+// allScenarios are the abuse scenarios in the order -h and the report
+// list them: the client misbehaviours (abuse_clients.go), then the
+// attacks (attacks.go).
+var allScenarios = []scenario{
+	slowReader{}, oversizedFrame{}, malformedJSON{}, commandFlood{}, noPong{}, slowloris{},
+	fdExhaustion{}, pipelinedFlood{}, claimFlood{}, pingFlood{}, trickledFrame{}, kickEvasion{},
 }
 
 // abuser gives scenarios authenticated raw connections.
@@ -43,6 +63,20 @@ type abuser struct {
 	mu   sync.Mutex
 	slot int
 }
+
+// withConn opens an authenticated connection for the scenario (nick is
+// its part of the nickname), runs misbehave on it and closes it.
+func (a *abuser) withConn(ctx context.Context, nick string, misbehave func(context.Context, *abuser, net.Conn, *bufReader) (bool, string)) (bool, string) {
+	c, r, err := a.conn(ctx, nick)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer c.Close()
+	return misbehave(ctx, a, c, r)
+}
+
+// addr is the server the scenarios attack (the first node).
+func (a *abuser) addr() string { return a.e.d.addr() }
 
 func (a *abuser) conn(ctx context.Context, name string) (net.Conn, *bufReader, error) {
 	a.mu.Lock()
@@ -89,9 +123,20 @@ func (r *bufReader) next(deadline time.Time) (byte, []byte, error) {
 	}
 }
 
+// nextDataOrClose is the next text or close frame, skipping pings and
+// other control frames.
+func (r *bufReader) nextDataOrClose(deadline time.Time) (byte, []byte, error) {
+	for {
+		op, p, err := r.next(deadline)
+		if err != nil || op == command.OpText || op == command.OpClose {
+			return op, p, err
+		}
+	}
+}
+
 // waitFor reads frames until match returns true, the server closes (close
 // frame code, or -1 for a dropped socket) or the deadline passes.
-func (r *bufReader) waitFor(deadline time.Time, match func(op byte, p []byte) bool) (matched bool, closeCode int, err error) {
+func (r *bufReader) waitFor(deadline time.Time, match func(op byte, p []byte) bool) (matched bool, code int, err error) {
 	for {
 		op, p, err := r.next(deadline)
 		if err != nil {
@@ -104,11 +149,7 @@ func (r *bufReader) waitFor(deadline time.Time, match func(op byte, p []byte) bo
 			return true, 0, nil
 		}
 		if op == command.OpClose {
-			code := 1005
-			if len(p) >= 2 {
-				code = int(binary.BigEndian.Uint16(p))
-			}
-			return false, code, nil
+			return false, closeCode(p), nil
 		}
 	}
 }
@@ -120,170 +161,6 @@ func closeWanted(code int, want ...int) bool {
 		}
 	}
 	return false
-}
-
-func scenarios(cfg *Config) []abuseScenario {
-	return append([]abuseScenario{
-		{"slow_reader", func(ctx context.Context, a *abuser) (bool, string) {
-			// Never read while helpers fill the room; the server must cut us off with 4008.
-			c, r, err := a.conn(ctx, "slow")
-			if err != nil {
-				return false, err.Error()
-			}
-			defer c.Close()
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetReadBuffer(4096)
-			}
-			helpers := startFlooders(ctx, a, 8)
-			defer helpers()
-			// Stop reading long enough for the backlog to pass the server's
-			// limit (1 MiB plus what the kernel buffers: a few MB on
-			// loopback), then read: a server that closed us with 4008 keeps
-			// the socket open for a while so the close frame can be read.
-			stopAt := time.Now().Add(min(cfg.Duration-5*time.Second, 12*time.Second))
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Until(stopAt)):
-			}
-			_, code, err := r.waitFor(time.Now().Add(20*time.Second), nil)
-			if code == 4008 {
-				return true, "closed with 4008 after backlog built up"
-			}
-			if errors.Is(err, syscall.ECONNRESET) {
-				// The 4008 frame sat behind megabytes this reader was
-				// too slow to reach; the server reset the connection
-				// when its grace ran out. Cut off all the same.
-				return true, "connection reset by the server after backlog built up (the 4008 frame was queued behind data never read)"
-			}
-			return false, fmt.Sprintf("not closed with 4008 (close code %d, err %v)", code, err)
-		}},
-		{"oversized_frame", func(ctx context.Context, a *abuser) (bool, string) {
-			c, r, err := a.conn(ctx, "big")
-			if err != nil {
-				return false, err.Error()
-			}
-			defer c.Close()
-			body := strings.Repeat("x", 64<<10+100)
-			go func() {
-				_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`)))
-			}()
-			_, code, err := r.waitFor(time.Now().Add(10*time.Second), nil)
-			if code == 1009 {
-				return true, "closed with 1009"
-			}
-			return false, fmt.Sprintf("want close 1009, got code %d (err %v)", code, err)
-		}},
-		{"malformed_json", func(ctx context.Context, a *abuser) (bool, string) {
-			c, r, err := a.conn(ctx, "json")
-			if err != nil {
-				return false, err.Error()
-			}
-			defer c.Close()
-			_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"message","args":`)))
-			ok, code, err := r.waitFor(time.Now().Add(5*time.Second), func(op byte, p []byte) bool {
-				return op == command.OpText && bytes.Contains(p, []byte(`"bad_json"`))
-			})
-			if !ok {
-				return false, fmt.Sprintf("no error frame with code bad_json (close code %d, err %v)", code, err)
-			}
-			// the connection must stay open: a valid command still gets an answer
-			_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"listrooms","id":"after"}`)))
-			ok, code, err = r.waitFor(time.Now().Add(5*time.Second), func(op byte, p []byte) bool {
-				return op == command.OpText && bytes.Contains(p, []byte(`"after"`))
-			})
-			if !ok {
-				return false, fmt.Sprintf("bad_json reported but connection unusable after it (close code %d, err %v)", code, err)
-			}
-			return true, "error bad_json, connection stayed open"
-		}},
-		{"command_flood", func(ctx context.Context, a *abuser) (bool, string) {
-			c, r, err := a.conn(ctx, "flood")
-			if err != nil {
-				return false, err.Error()
-			}
-			defer c.Close()
-			// Lock-step: one command, then its answer. That is still far over
-			// 20/s, and the server's receive buffer is empty when it closes, so
-			// the close frame is not lost to a TCP reset.
-			limited, deadline := 0, time.Now().Add(15*time.Second)
-			for i := 0; i < 400; i++ {
-				if _, err := c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"listrooms"}`))); err != nil {
-					return false, fmt.Sprintf("write failed after %d commands, %d rate_limited, no close 4029: %v", i, limited, err)
-				}
-				op, p, err := r.next(deadline)
-				for err == nil && op != command.OpText && op != command.OpClose {
-					op, p, err = r.next(deadline)
-				}
-				switch {
-				case err != nil:
-					return false, fmt.Sprintf("after %d commands (%d rate_limited): %v, no close 4029", i+1, limited, err)
-				case op == command.OpClose:
-					code := 1005
-					if len(p) >= 2 {
-						code = int(binary.BigEndian.Uint16(p))
-					}
-					if limited > 0 && code == 4029 {
-						return true, fmt.Sprintf("%d rate_limited errors, then close 4029 after %d commands", limited, i+1)
-					}
-					return false, fmt.Sprintf("closed with %d after %d commands and %d rate_limited errors (want rate_limited, then 4029)", code, i+1, limited)
-				case bytes.Contains(p, []byte(`"rate_limited"`)):
-					limited++
-				}
-			}
-			return false, fmt.Sprintf("400 commands sent, %d rate_limited, never closed with 4029", limited)
-		}},
-		{"no_pong", func(ctx context.Context, a *abuser) (bool, string) {
-			// The server pings every 25 s and closes 10 s after without a pong.
-			c, r, err := a.conn(ctx, "nopong")
-			if err != nil {
-				return false, err.Error()
-			}
-			defer c.Close()
-			deadline := time.Now().Add(cfg.Duration)
-			for {
-				op, p, err := r.next(deadline)
-				if err != nil {
-					if ne, ok := err.(net.Error); ok && ne.Timeout() {
-						return false, fmt.Sprintf("still open after %v without answering pings", cfg.Duration)
-					}
-					return true, "socket dropped: " + err.Error()
-				}
-				if op == command.OpClose {
-					code := 1005
-					if len(p) >= 2 {
-						code = int(binary.BigEndian.Uint16(p))
-					}
-					return closeWanted(code, 1001, 4000), fmt.Sprintf("closed with %d (want 1001 or 4000)", code)
-				}
-			}
-		}},
-		{"slowloris", func(ctx context.Context, a *abuser) (bool, string) {
-			c, err := a.e.d.netDialer(a.cfg.Conns+999).DialContext(ctx, "tcp", a.cfg.Addr)
-			if err != nil {
-				return false, err.Error()
-			}
-			defer c.Close()
-			start := time.Now()
-			_, _ = c.Write([]byte("GET /ws HTTP/1.1\r\nHost: " + a.cfg.Addr + "\r\n"))
-			done := make(chan error, 1)
-			go func() { _, err := io.Copy(io.Discard, c); done <- err }()
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			limit := time.After(20 * time.Second)
-			for i := 0; ; i++ {
-				select {
-				case err := <-done:
-					return true, fmt.Sprintf("dropped after %.1fs (%v)", time.Since(start).Seconds(), err)
-				case <-limit:
-					return false, "handshake still open after 20s of trickled headers"
-				case <-ctx.Done():
-					return false, "run ended before the server dropped the trickling handshake"
-				case <-t.C:
-					_, _ = c.Write([]byte(fmt.Sprintf("X-Slow-%d: y\r\n", i)))
-				}
-			}
-		}},
-	}, attackScenarios(cfg)...)
 }
 
 // startFlooders opens n connections publishing 4000-byte bodies at 19/s
@@ -301,9 +178,12 @@ func startFlooders(ctx context.Context, a *abuser, n int) func() {
 			if err != nil {
 				return
 			}
-			defer c.Close()
-			go drain(c)
-			frame := appendFrame(nil, command.OpText, []byte(`{"type":"message","args":{"body":"`+body+`"}}`))
+			// Read everything (the flood must not be a slow consumer),
+			// and stop reading when the flooder stops.
+			drained := make(chan struct{})
+			go func() { drain(c); close(drained) }()
+			defer func() { c.Close(); <-drained }()
+			frame := appendFrame(nil, command.OpText, clientCommand(command.TypeMessage, "", "body", body))
 			t := time.NewTicker(time.Second / 19)
 			defer t.Stop()
 			for {
@@ -331,7 +211,9 @@ func startFlooders(ctx context.Context, a *abuser, n int) func() {
 // fd_exhaustion, pipelined_flood, claim_flood, ping_flood, trickled_frame
 // and kick_evasion (needs -admin). The well-behaved clients must still
 // receive everything.
-func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
+func RunAbuse(ctx context.Context, cfg Config) (*Report, error) { return abuseCmd(ctx, cfg, nil) }
+
+func abuseCmd(ctx context.Context, cfg Config, p progress) (*Report, error) {
 	cfg.Rooms = 1
 	if err := cfg.Validate("fanout"); err != nil {
 		return nil, err
@@ -341,75 +223,91 @@ func RunAbuse(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	for _, sc := range selected {
-		if sc.name == "slow_reader" && cfg.Duration < 15*time.Second {
-			return nil, usageErr("-duration %v: the slow_reader scenario needs at least 15s", cfg.Duration)
+		if r, ok := sc.(refuser); ok {
+			if err := r.refuse(&cfg); err != nil {
+				return nil, err
+			}
 		}
 	}
-	var results []AbuseResult
-	var mu sync.Mutex
 	side := func(ctx context.Context, e *engine) func(*Report) {
-		a := &abuser{e: e, cfg: &cfg}
-		var wg sync.WaitGroup
-		for _, sc := range selected {
-			if sc.name == "no_pong" && cfg.Duration < 40*time.Second {
-				results = append(results, AbuseResult{Name: sc.name, Pass: true, Skipped: true, Detail: "skipped: needs -duration ≥ 40s (server pings every 25s, waits 10s)"})
+		return startScenarios(ctx, &abuser{e: e, cfg: &cfg}, selected)
+	}
+	return runFanout(ctx, &cfg, "abuse", side, p)
+}
+
+// startScenarios runs every scenario of selected on its own goroutine and
+// returns the function that waits for them and puts their results in the
+// report.
+func startScenarios(ctx context.Context, a *abuser, selected []scenario) func(*Report) {
+	var (
+		mu      sync.Mutex
+		results []AbuseResult
+		wg      sync.WaitGroup
+	)
+	for _, sc := range selected {
+		if s, ok := sc.(skipper); ok {
+			if why := s.skip(a.cfg); why != "" {
+				results = append(results, AbuseResult{Name: sc.Name(), Pass: true, Skipped: true, Detail: why})
 				continue
 			}
-			wg.Add(1)
-			go func(sc abuseScenario) {
-				defer wg.Done()
-				start := time.Now()
-				before, okB := sampleServer(ctx, cfg.ServerPID, cfg.Addr)
-				pass, detail := sc.run(ctx, a)
-				res := AbuseResult{Name: sc.name, Pass: pass, Detail: detail, TookSec: time.Since(start).Seconds()}
-				if after, okA := sampleServer(context.WithoutCancel(ctx), cfg.ServerPID, cfg.Addr); okB && okA {
-					res.Server = serverStats(cfg.ServerPID, before, after, 0)
-				}
-				mu.Lock()
-				results = append(results, res)
-				mu.Unlock()
-			}(sc)
 		}
-		return func(r *Report) {
-			wg.Wait()
-			r.Abuse = results
-			for _, res := range results {
-				if !res.Pass {
-					r.failf("abuse %s: %s", res.Name, res.Detail)
-				}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := runScenario(ctx, a, sc)
+			mu.Lock()
+			results = append(results, res)
+			mu.Unlock()
+		}()
+	}
+	return func(r *Report) {
+		wg.Wait()
+		r.Abuse = results
+		for _, res := range results {
+			if !res.Pass {
+				r.failf("abuse %s: %s", res.Name, res.Detail)
 			}
 		}
 	}
-	return runFanout(ctx, &cfg, "abuse", side)
+}
+
+// runScenario runs sc and measures it, with the server's CPU and RSS
+// where they can be sampled.
+func runScenario(ctx context.Context, a *abuser, sc scenario) AbuseResult {
+	pid, addr := a.cfg.ServerPID, a.addr()
+	start := time.Now()
+	before, okB := sampleServer(ctx, pid, addr)
+	pass, detail := sc.Run(ctx, a)
+	res := AbuseResult{Name: sc.Name(), Pass: pass, Detail: detail, TookSec: time.Since(start).Seconds()}
+	if after, okA := sampleServer(context.WithoutCancel(ctx), pid, addr); okB && okA {
+		res.Server = serverStats(pid, before, after, 0)
+	}
+	return res
 }
 
 // ScenarioNames lists the abuse scenarios in the order they are defined.
 func ScenarioNames() []string {
-	var names []string
-	for _, sc := range scenarios(&Config{}) {
-		names = append(names, sc.name)
+	names := make([]string, len(allScenarios))
+	for i, sc := range allScenarios {
+		names[i] = sc.Name()
 	}
 	return names
 }
 
-func selectScenarios(cfg *Config) ([]abuseScenario, error) {
-	all := scenarios(cfg)
+// selectScenarios is the scenarios -scenarios names, in its order; all
+// of them when it is empty.
+func selectScenarios(cfg *Config) ([]scenario, error) {
 	if strings.TrimSpace(cfg.Scenarios) == "" {
-		return all, nil
+		return allScenarios, nil
 	}
-	var out []abuseScenario
+	var out []scenario
 	for _, name := range strings.Split(cfg.Scenarios, ",") {
 		name = strings.TrimSpace(name)
-		found := false
-		for _, sc := range all {
-			if sc.name == name {
-				out = append(out, sc)
-				found = true
-			}
-		}
-		if !found {
+		i := slices.IndexFunc(allScenarios, func(sc scenario) bool { return sc.Name() == name })
+		if i < 0 {
 			return nil, usageErr("-scenarios: unknown scenario %q (known: %s)", name, strings.Join(ScenarioNames(), ","))
 		}
+		out = append(out, allScenarios[i])
 	}
 	return out, nil
 }

@@ -18,29 +18,23 @@ import (
 	"github.com/ics-chat/ics/internal/command"
 )
 
-// The attacks of issue 9, each as an abuse scenario: what an unauthenticated
-// (or kicked) client could exhaust, and what the server must answer.
+// The attacks of issue 9, one type per abuse scenario (allScenarios in
+// abuse.go registers them): what an unauthenticated (or kicked) client
+// could exhaust, and what the server must answer.
 
 // DefaultAbuseSockets is how many idle sockets the fd_exhaustion scenario
 // opens (spread over source addresses like the clients).
 const DefaultAbuseSockets = 2000
 
-func attackScenarios(cfg *Config) []abuseScenario {
-	return []abuseScenario{
-		{"fd_exhaustion", fdExhaustion},
-		{"pipelined_flood", pipelinedFlood},
-		{"claim_flood", claimFlood},
-		{"ping_flood", pingFlood},
-		{"trickled_frame", trickledFrame},
-		{"kick_evasion", kickEvasion},
-	}
-}
-
 // fdExhaustion opens many idle sockets (more than a server under a small
 // open-files limit can hold), then closes them: the server must refuse the
 // surplus or make it wait, never stop accepting, and serve new clients once
 // they are gone.
-func fdExhaustion(ctx context.Context, a *abuser) (bool, string) {
+type fdExhaustion struct{}
+
+func (fdExhaustion) Name() string { return "fd_exhaustion" }
+
+func (fdExhaustion) Run(ctx context.Context, a *abuser) (bool, string) {
 	n := a.cfg.AbuseSockets
 	if n <= 0 {
 		n = DefaultAbuseSockets
@@ -56,7 +50,7 @@ func fdExhaustion(ctx context.Context, a *abuser) (bool, string) {
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		d := a.e.d.netDialer(base + i)
 		d.Timeout = 2 * time.Second
-		c, err := d.DialContext(ctx, "tcp", a.cfg.Addr)
+		c, err := d.DialContext(ctx, "tcp", a.addr())
 		if err != nil {
 			dialFails++
 			continue
@@ -106,13 +100,13 @@ func isTimeout(err error) bool {
 
 // probe is one GET path on a fresh socket from source slot i.
 func probe(ctx context.Context, a *abuser, i int, path string) (int, error) {
-	c, err := a.e.d.netDialer(i).DialContext(ctx, "tcp", a.cfg.Addr)
+	c, err := a.e.d.netDialer(i).DialContext(ctx, "tcp", a.addr())
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, a.cfg.Addr); err != nil {
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, a.addr()); err != nil {
 		return 0, err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -127,17 +121,21 @@ func probe(ctx context.Context, a *abuser, i int, path string) (int, error) {
 // tiny receive window, 100 every 50 ms (so each chunk is small enough to be
 // served as it arrives), and reads nothing: the server must stop reading
 // and close it rather than queue every response (≈ 90 MB).
-func pipelinedFlood(ctx context.Context, a *abuser) (bool, string) {
+type pipelinedFlood struct{}
+
+func (pipelinedFlood) Name() string { return "pipelined_flood" }
+
+func (pipelinedFlood) Run(ctx context.Context, a *abuser) (bool, string) {
 	d := a.e.d.netDialer(a.cfg.Conns + 99_000)
 	d.Control = chainControl(d.Control, func(fd int) { _ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	c, err := d.DialContext(ctx, "tcp", a.cfg.Addr)
+	c, err := d.DialContext(ctx, "tcp", a.addr())
 	if err != nil {
 		return false, err.Error()
 	}
 	defer c.Close()
 	const n = 4000
 	const chunk = 100
-	reqs := []byte(strings.Repeat("GET /app.js HTTP/1.1\r\nHost: "+a.cfg.Addr+"\r\n\r\n", chunk))
+	reqs := []byte(strings.Repeat("GET /app.js HTTP/1.1\r\nHost: "+a.addr()+"\r\n\r\n", chunk))
 	wrote := 0
 	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	for i := 0; i < n/chunk; i++ {
@@ -187,12 +185,16 @@ func chainControl(prev func(string, string, syscall.RawConn) error, f func(fd in
 // claimFlood claims 300 nicknames from one address as fast as it can,
 // then once with a foreign Origin: the server must stop granting claims
 // early (rate limit or claim cap, 429) and refuse the cross-site one (403).
-func claimFlood(ctx context.Context, a *abuser) (bool, string) {
+type claimFlood struct{}
+
+func (claimFlood) Name() string { return "claim_flood" }
+
+func (claimFlood) Run(ctx context.Context, a *abuser) (bool, string) {
 	slot := a.cfg.Conns + 98_000
 	hc := a.e.d.httpFor(slot)
 	granted, limited := 0, 0
 	for i := 0; i < 300 && ctx.Err() == nil; i++ {
-		st, err := postAuth(ctx, hc, a.cfg.Addr, fmt.Sprintf("%s_sq%d", a.cfg.Prefix, i), "")
+		st, err := postAuth(ctx, hc, a.addr(), fmt.Sprintf("%s_sq%d", a.cfg.Prefix, i), "")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -203,7 +205,7 @@ func claimFlood(ctx context.Context, a *abuser) (bool, string) {
 			limited++
 		}
 	}
-	st, err := postAuth(ctx, hc, a.cfg.Addr, a.cfg.Prefix+"_xsite", "https://evil.example")
+	st, err := postAuth(ctx, hc, a.addr(), a.cfg.Prefix+"_xsite", "https://evil.example")
 	if err != nil {
 		return false, err.Error()
 	}
@@ -229,16 +231,23 @@ func postAuth(ctx context.Context, hc *http.Client, addr, nick, origin string) (
 }
 
 // pingFlood sends 20,000 empty pings as fast as the socket takes them: the
-// server must answer at most one pong per read and close 4029.
-func pingFlood(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "pingfl")
-	if err != nil {
-		return false, err.Error()
-	}
-	defer c.Close()
+// server must answer at most one pong per read and close with
+// CloseRateLimited.
+type pingFlood struct{}
+
+func (pingFlood) Name() string { return "ping_flood" }
+
+func (s pingFlood) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "pingfl", s.misbehave)
+}
+
+func (pingFlood) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	const n = 20000
 	ping := appendFrame(nil, command.OpPing, nil)
+	wrote := make(chan struct{})
+	defer func() { c.Close(); <-wrote }()
 	go func() {
+		defer close(wrote)
 		buf := bytes.Repeat(ping, 500)
 		for i := 0; i < n/500; i++ {
 			if _, err := c.Write(buf); err != nil {
@@ -251,38 +260,40 @@ func pingFlood(ctx context.Context, a *abuser) (bool, string) {
 	for {
 		op, p, err := r.next(deadline)
 		if err != nil {
-			return false, fmt.Sprintf("%d pongs, then %v (want close 4029)", pongs, err)
+			return false, fmt.Sprintf("%d pongs, then %v (want close %d)", pongs, err, command.CloseRateLimited)
 		}
 		switch op {
 		case command.OpPong:
 			pongs++
 		case command.OpClose:
-			code := 1005
-			if len(p) >= 2 {
-				code = int(p[0])<<8 | int(p[1])
-			}
-			return code == 4029 && pongs < n/10, fmt.Sprintf("%d pongs for up to %d pings, then close %d (want 4029)", pongs, n, code)
+			code := closeCode(p)
+			return code == command.CloseRateLimited && pongs < n/10,
+				fmt.Sprintf("%d pongs for up to %d pings, then close %d (want %d)", pongs, n, code, command.CloseRateLimited)
 		}
 	}
 }
 
 // trickledFrame announces a 60,000-byte frame and sends one byte every
-// 200 ms: the server must close it (4000) instead of treating the trickle
-// as liveness.
-func trickledFrame(ctx context.Context, a *abuser) (bool, string) {
-	c, r, err := a.conn(ctx, "trickle")
-	if err != nil {
-		return false, err.Error()
-	}
-	defer c.Close()
+// 200 ms: the server must close it (ClosePingTimeout, or CloseGoingAway)
+// instead of treating the trickle as liveness.
+type trickledFrame struct{}
+
+func (trickledFrame) Name() string { return "trickled_frame" }
+
+func (s trickledFrame) Run(ctx context.Context, a *abuser) (bool, string) {
+	return a.withConn(ctx, "trickle", s.misbehave)
+}
+
+func (trickledFrame) misbehave(ctx context.Context, a *abuser, c net.Conn, r *bufReader) (bool, string) {
 	start := time.Now()
 	hdr := appendFrame(nil, command.OpText, make([]byte, 60000))[:14] // header + mask only
 	if _, err := c.Write(hdr); err != nil {
 		return false, err.Error()
 	}
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }()
 	go func() {
+		defer close(stopped)
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -298,15 +309,19 @@ func trickledFrame(ctx context.Context, a *abuser) (bool, string) {
 	}()
 	_, code, err := r.waitFor(time.Now().Add(45*time.Second), nil)
 	took := time.Since(start).Round(100 * time.Millisecond)
-	if code == 4000 || code == 1001 {
+	if closeWanted(code, command.ClosePingTimeout, command.CloseGoingAway) {
 		return true, fmt.Sprintf("closed %d after %v of trickling", code, took)
 	}
-	return false, fmt.Sprintf("not closed 4000 after %v of trickling (code %d, %v)", took, code, err)
+	return false, fmt.Sprintf("not closed %d after %v of trickling (code %d, %v)", command.ClosePingTimeout, took, code, err)
 }
 
 // kickEvasion connects, renames, gets kicked (admin API, -admin), and tries
 // to come back with the token of its first name: it must be refused (401).
-func kickEvasion(ctx context.Context, a *abuser) (bool, string) {
+type kickEvasion struct{}
+
+func (kickEvasion) Name() string { return "kick_evasion" }
+
+func (kickEvasion) Run(ctx context.Context, a *abuser) (bool, string) {
 	if a.cfg.AdminAddr == "" {
 		return true, "skipped: needs -admin (and -admin-token) to kick"
 	}
@@ -323,9 +338,9 @@ func kickEvasion(ctx context.Context, a *abuser) (bool, string) {
 	defer c.Close()
 	r := &bufReader{c: c, buf: left}
 	renamed := nick + "2"
-	_, _ = c.Write(appendFrame(nil, command.OpText, []byte(`{"type":"setnick","args":{"nickname":"`+renamed+`"}}`)))
+	_, _ = c.Write(appendFrame(nil, command.OpText, clientCommand(command.TypeSetNick, "", "nickname", renamed)))
 	ok, _, err := r.waitFor(time.Now().Add(5*time.Second), func(op byte, p []byte) bool {
-		return op == command.OpText && bytes.Contains(p, []byte(`"type":"nick"`))
+		return op == command.OpText && bytes.Contains(p, frameTypeNeedle(command.FrameNick))
 	})
 	if !ok {
 		return false, fmt.Sprintf("setnick not confirmed: %v", err)
@@ -338,8 +353,8 @@ func kickEvasion(ctx context.Context, a *abuser) (bool, string) {
 	if cli.Run(args, os.LookupEnv, &out, &errb) != 0 {
 		return false, "admin kick failed: " + strings.TrimSpace(errb.String())
 	}
-	if _, code, _ := r.waitFor(time.Now().Add(5*time.Second), nil); code != 4001 {
-		return false, fmt.Sprintf("kicked connection closed with %d, want 4001", code)
+	if _, code, _ := r.waitFor(time.Now().Add(5*time.Second), nil); code != command.CloseKicked {
+		return false, fmt.Sprintf("kicked connection closed with %d, want %d", code, command.CloseKicked)
 	}
 	time.Sleep(200 * time.Millisecond)
 	c2, _, err := a.e.d.upgrade(ctx, slot, tok)
@@ -347,7 +362,8 @@ func kickEvasion(ctx context.Context, a *abuser) (bool, string) {
 		c2.Close()
 		return false, "the first name's token still connects after the kick"
 	}
-	if !strings.Contains(err.Error(), "401") {
+	var ue *UpgradeError
+	if !errors.As(err, &ue) || ue.Status != http.StatusUnauthorized {
 		return false, fmt.Sprintf("first token after the kick: %v, want 401", err)
 	}
 	return true, "kicked after a rename; the first name's token is refused (401)"

@@ -59,7 +59,9 @@ func (c *ChurnStats) fail(err error) {
 // freed). Each reconnect asks `history` from the last seq the worker saw in
 // its room; a complete:true reply that leaves out a message fails the run
 // (recover.go). The fanout's invariants must hold throughout.
-func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
+func RunChurn(ctx context.Context, cfg Config) (*Report, error) { return churnCmd(ctx, cfg, nil) }
+
+func churnCmd(ctx context.Context, cfg Config, p progress) (*Report, error) {
 	if err := cfg.Validate("churn"); err != nil {
 		return nil, err
 	}
@@ -101,17 +103,28 @@ func RunChurn(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 	}
-	return runFanout(ctx, &cfg, "churn", side)
+	return runFanout(ctx, &cfg, "churn", side, p)
+}
+
+// churner is one churn worker: a nickname of its own that it connects,
+// drops and re-authenticates, cycle after cycle, until the run ends.
+type churner struct {
+	e    *engine
+	cfg  *Config
+	st   *ChurnStats
+	nick string
+	slot int       // source slot (a source address of its own)
+	rec  *recovery // its room across reconnects
 }
 
 func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w int, interval time.Duration) {
-	nick := fmt.Sprintf("%s_c%d", cfg.Prefix, w)
 	// A source address of its own beyond the fanout's (a server's /auth
 	// rate limit counts per address).
 	per := max(cfg.ConnsPerSourceIP, 1)
-	slot := (cfg.Conns+per-1)/per*per + w*per
+	c := &churner{e: e, cfg: cfg, st: st, nick: fmt.Sprintf("%s_c%d", cfg.Prefix, w),
+		slot: (cfg.Conns+per-1)/per*per + w*per, rec: &recovery{}}
 	time.Sleep(time.Duration(rand.Int64N(int64(interval) + 1)))
-	tok, err := e.d.auth(ctx, slot, nick)
+	tok, err := e.d.auth(ctx, c.slot, c.nick)
 	if err != nil {
 		if !ended(ctx) {
 			st.fail(err)
@@ -119,46 +132,16 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 		return
 	}
 	next := time.Now()
-	defer func() { release(e.d, slot, tok) }()
-	rec := &recovery{}
-	room := cfg.roomName(0)
+	defer func() { release(e.d, c.slot, tok) }()
 	for ctx.Err() == nil {
-		conn, _, err := e.d.upgrade(ctx, slot, tok)
-		if err != nil {
+		if err := c.visit(ctx, tok); err != nil {
 			if !ended(ctx) {
-				st.fail(fmt.Errorf("upgrade %s: %w", nick, err))
+				st.fail(err)
 			}
 			return
 		}
 		tok = "" // used
-		if cfg.Rooms > 1 {
-			_, _ = conn.Write(appendFrame(nil, command.OpText, []byte(`{"type":"switchroom","args":{"room":"`+cfg.roomName(0)+`"}}`)))
-		}
-		// Read everything (the server never sees a slow consumer) and
-		// check the reconnect's recovery.
-		rc := &recoverConn{conn: conn, nick: nick, room: room, rec: rec, st: st, done: make(chan struct{}), ended: make(chan struct{})}
-		go rc.read()
-		time.Sleep(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
-		select { // let a recovery in flight finish, within reason
-		case <-rc.done:
-		case <-time.After(time.Second):
-		}
-		if rand.IntN(2) == 0 {
-			_, _ = conn.Write(appendFrame(nil, command.OpClose, closePayload(1000, "")))
-		}
-		_ = conn.Close()
-		<-rc.ended // the next connection's reader takes over rec
-		tok, err = reauth(ctx, e.d, slot, nick)
-		switch {
-		case ctx.Err() != nil && err != nil:
-			return
-		case err != nil:
-			var ae *AuthError
-			if errors.As(err, &ae) && ae.Status == http.StatusConflict {
-				st.refused.Add(1)
-			} else {
-				st.fail(err)
-			}
+		if tok, err = c.reauth(ctx); err != nil {
 			return
 		}
 		st.cycles.Add(1)
@@ -170,6 +153,54 @@ func churnWorker(ctx context.Context, e *engine, cfg *Config, st *ChurnStats, w 
 			}
 		}
 	}
+}
+
+// visit is one connection with tok: into the first room, reading
+// everything (the server never sees a slow consumer) and checking the
+// reconnect's recovery, then dropped after 0–200 ms, abruptly or with a
+// close frame.
+func (c *churner) visit(ctx context.Context, tok string) error {
+	conn, _, err := c.e.d.upgrade(ctx, c.slot, tok)
+	if err != nil {
+		return fmt.Errorf("upgrade %s: %w", c.nick, err)
+	}
+	room := c.cfg.roomName(0)
+	if c.cfg.Rooms > 1 {
+		_, _ = conn.Write(appendFrame(nil, command.OpText, clientCommand(command.TypeSwitchRoom, "", "room", room)))
+	}
+	rc := &recoverConn{conn: conn, nick: c.nick, room: room, rec: c.rec, st: c.st, done: make(chan struct{}), ended: make(chan struct{})}
+	go rc.read()
+	time.Sleep(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
+	select { // let a recovery in flight finish, within reason
+	case <-rc.done:
+	case <-time.After(time.Second):
+	}
+	if rand.IntN(2) == 0 {
+		_, _ = conn.Write(appendFrame(nil, command.OpClose, closePayload(command.CloseNormal, "")))
+	}
+	_ = conn.Close()
+	<-rc.ended // the next connection's reader takes over rec
+	return nil
+}
+
+// reauth gets a new token for the nickname just dropped; a refusal that
+// outlasts ReauthWait (the nickname was not freed) is counted apart from
+// other failures, and either ends the worker.
+func (c *churner) reauth(ctx context.Context) (string, error) {
+	tok, err := reauth(ctx, c.e.d, c.slot, c.nick)
+	switch {
+	case err == nil:
+		return tok, nil
+	case ctx.Err() != nil:
+		return "", err
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+		c.st.refused.Add(1)
+	} else {
+		c.st.fail(err)
+	}
+	return "", err
 }
 
 // ended reports whether ctx is over, counting a deadline that has passed
@@ -197,7 +228,7 @@ func release(d *dialer, slot int, tok string) {
 		return
 	}
 	defer conn.Close()
-	_, _ = conn.Write(appendFrame(nil, command.OpText, []byte(`{"type":"exit"}`)))
+	_, _ = conn.Write(appendFrame(nil, command.OpText, clientCommand(command.TypeExit, "")))
 	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 	buf := make([]byte, 4096)
 	for { // until the server closes (exit answers with close 1000) or a second passes

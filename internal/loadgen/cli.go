@@ -3,12 +3,12 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -32,6 +32,25 @@ Run "loadgen <command> -h" for the flags of a command.
 Exit status: 0 all invariants held, 1 an invariant failed, 2 bad usage.
 `
 
+// cliOutput is what the command line does with a run besides running it:
+// where the reports go. It never reaches a run (Config holds settings
+// only).
+type cliOutput struct {
+	jsonFile string // Report.WriteJSON goes here
+	htmlFile string // Report.WriteHTML goes here
+}
+
+// runner runs one mode of the command line, reporting progress to p.
+type runner func(ctx context.Context, cfg Config, p progress) (*Report, error)
+
+var runners = map[string]runner{
+	"fanout":  fanoutCmd,
+	"sweep":   sweepCmd,
+	"connect": connectCmd,
+	"churn":   churnCmd,
+	"abuse":   abuseCmd,
+}
+
 // Main runs the command line and returns the process exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) < 1 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
@@ -47,13 +66,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: unknown command %q\n\n%s", mode, usageText)
 		return 2
 	}
-	cfg := DefaultConfig()
-	if mode == "connect" {
-		cfg.Rate = 1000
-		cfg.Duration = 10 * time.Second
-		cfg.Warmup = 0
-	}
-	if err := cfg.parseArgs(mode, args[1:], stderr); err != nil {
+	cfg, out, err := parseArgs(mode, args[1:], stderr)
+	if err != nil {
 		if errors.Is(err, ErrUsage) && !errors.Is(err, errHelp) {
 			fmt.Fprintf(stderr, "loadgen %s: %v\n", mode, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
 			fmt.Fprintf(stderr, "run 'loadgen %s -h' for its flags\n", mode)
@@ -66,23 +80,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if _, err := RaiseFileLimit(); err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 	}
-	var bar *progressbar.ProgressBar
-	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSpinnerType(14),
-			progressbar.OptionSetElapsedTime(true), progressbar.OptionClearOnFinish())
-		cfg.Status = func(line string) { bar.Describe(line); _ = bar.Add(0) }
-	} else {
-		// No terminal (CI, a pipe, nohup): a plain progress line now and
-		// then, so a long run is visibly alive.
-		cfg.Status = progressLines(stderr, progressEvery)
-	}
+	status, finish := progressTo(stdout, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := run(ctx, cfg)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(stdout)
-	}
+	rep, err := run(ctx, cfg, status)
+	finish()
 	if err != nil && rep == nil {
 		fmt.Fprintf(stderr, "loadgen %s: %v\n", mode, err)
 		if errors.Is(err, ErrUsage) {
@@ -92,31 +94,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	rep.WriteSummary(stdout)
 	if cfg.AdminAddr != "" {
-		// The server's own view of the run: per-shard counters and
-		// frames per write, from its gRPC admin API.
-		fmt.Fprintf(stdout, "\nserver stats from the admin API at %s:\n", cfg.AdminAddr)
-		args := []string{"stats", "-addr", cfg.AdminAddr}
-		if cfg.AdminToken != "" {
-			args = append(args, "-token", cfg.AdminToken)
-		}
-		if cli.Run(args, os.LookupEnv, stdout, stderr) != 0 {
-			fmt.Fprintf(stderr, "loadgen: could not read stats from the admin API at %s\n", cfg.AdminAddr)
-		}
+		printAdminStats(&cfg, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen %s: %v\n", mode, err)
 	}
-	if cfg.JSONFile != "" {
-		if werr := rep.WriteJSON(cfg.JSONFile); werr != nil {
-			fmt.Fprintf(stderr, "loadgen: %v\n", werr)
-			return 1
-		}
-	}
-	if cfg.HTMLFile != "" {
-		if werr := rep.WriteHTML(cfg.HTMLFile); werr != nil {
-			fmt.Fprintf(stderr, "loadgen: %v\n", werr)
-			return 1
-		}
+	if werr := out.write(rep); werr != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", werr)
+		return 1
 	}
 	if err != nil || !rep.OK() {
 		return 1
@@ -124,29 +109,77 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-var runners = map[string]func(context.Context, Config) (*Report, error){
-	"fanout":  RunFanout,
-	"sweep":   RunSweep,
-	"connect": RunConnect,
-	"churn":   RunChurn,
-	"abuse":   RunAbuse,
+// parseArgs parses args for mode into the mode's default Config and the
+// command line's own output flags. -h prints every flag to out; a bad flag
+// is returned as the error alone (the caller prints it and a one-line
+// hint, not the whole flag list).
+func parseArgs(mode string, args []string, out io.Writer) (Config, cliOutput, error) {
+	cfg := DefaultConfig()
+	if mode == "connect" {
+		cfg.Rate = 1000
+		cfg.Duration = 10 * time.Second
+		cfg.Warmup = 0
+	}
+	var o cliOutput
+	fs := cfg.FlagSet(mode, io.Discard)
+	fs.StringVar(&o.jsonFile, "json", "", "write the full report as JSON to this file")
+	fs.StringVar(&o.htmlFile, "html", "", "write a self-contained HTML report with charts to this file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(out)
+			fmt.Fprintf(out, "usage: loadgen %s [flags]\n\n", mode)
+			fs.PrintDefaults()
+			return cfg, o, fmt.Errorf("%w: %w", ErrUsage, errHelp)
+		}
+		return cfg, o, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, o, usageErr("unexpected arguments %q", strings.Join(fs.Args(), " "))
+	}
+	// Read localhost as 127.0.0.1 once, here, so the report names what
+	// was loaded (-url does the same as it is parsed).
+	cfg.Addr = normalizeNode(cfg.Addr)
+	return cfg, o, cfg.Validate(mode)
 }
 
-// progressEvery is how often progress is printed without a terminal.
-const progressEvery = 5 * time.Second
+// progressTo shows a run's progress on a spinner when stdout is a
+// terminal, else as a plain line now and then on stderr (CI, a pipe,
+// nohup), so a long run is visibly alive. finish clears the spinner.
+func progressTo(stdout, stderr io.Writer) (p progress, finish func()) {
+	f, ok := stdout.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return progressLines(stderr, progressEvery), func() {}
+	}
+	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSpinnerType(14),
+		progressbar.OptionSetElapsedTime(true), progressbar.OptionClearOnFinish())
+	return func(line string) { bar.Describe(line); _ = bar.Add(0) }, func() {
+		_ = bar.Finish()
+		fmt.Fprintln(stdout)
+	}
+}
 
-// progressLines returns a Status func that prints at most one line per
-// every to w, prefixed with the time since the run began.
-func progressLines(w io.Writer, every time.Duration) func(string) {
-	var mu sync.Mutex
-	start := time.Now()
-	var last time.Time
-	return func(line string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if now := time.Now(); now.Sub(last) >= every {
-			last = now
-			fmt.Fprintf(w, "[%6.1fs] %s\n", now.Sub(start).Seconds(), line)
+// printAdminStats prints the server's own view of the run: per-shard
+// counters and frames per write, from its gRPC admin API.
+func printAdminStats(cfg *Config, stdout, stderr io.Writer) {
+	fmt.Fprintf(stdout, "\nserver stats from the admin API at %s:\n", cfg.AdminAddr)
+	args := []string{"stats", "-addr", cfg.AdminAddr}
+	if cfg.AdminToken != "" {
+		args = append(args, "-token", cfg.AdminToken)
+	}
+	if cli.Run(args, os.LookupEnv, stdout, stderr) != 0 {
+		fmt.Fprintf(stderr, "loadgen: could not read stats from the admin API at %s\n", cfg.AdminAddr)
+	}
+}
+
+// write writes the reports the command line asked for.
+func (o cliOutput) write(rep *Report) error {
+	if o.jsonFile != "" {
+		if err := rep.WriteJSON(o.jsonFile); err != nil {
+			return err
 		}
 	}
+	if o.htmlFile != "" {
+		return rep.WriteHTML(o.htmlFile)
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // DefaultConnsPerSourceIP is how many connections share one loopback source
@@ -21,11 +23,15 @@ const DefaultConnsPerSourceIP = 16
 // messages and no membership events to wait for.
 const CompatSeed = "seed"
 
-// Config is every knob of a run. Use DefaultConfig and override fields.
+// Config is every setting of a run. Use DefaultConfig and override fields.
+// It holds settings only: where the command line writes reports and how
+// it shows progress are its own (cli.go), and nothing here is rewritten
+// by Validate or a run (the dial targets are derived: see target).
 type Config struct {
 	Addr string `json:"addr"` // server host:port
 	// URLs are the nodes of a cluster (host:port, http:// or ws:// URLs):
-	// connection i goes to URLs[i % len]. Addr is then the first one.
+	// connection i goes to URLs[i % len]. They override Addr: /auth and
+	// the probes go to the first one.
 	URLs        []string      `json:"urls,omitempty"`
 	AllowRemote bool          `json:"allow_remote"` // permit a non-loopback Addr
 	Conns       int           `json:"conns"`        // connections (fanout, connect, churn, abuse)
@@ -40,14 +46,15 @@ type Config struct {
 	MaxP99      time.Duration `json:"max_p99"`      // fail (sweep: stop) when p99 exceeds it; 0 = off
 	MinRate     float64       `json:"min_rate"`     // fail when deliveries/s is below it; 0 = off
 	ConnectRate float64       `json:"connect_rate"` // new connections/s while setting up a fanout
-	JSONFile    string        `json:"-"`            // Main writes Report.WriteJSON here; Run* ignore it
-	HTMLFile    string        `json:"-"`            // Main writes Report.WriteHTML here; Run* ignore it
-	AdminAddr   string        `json:"-"`            // Main prints the server's per-shard stats from this gRPC admin API after the run
-	AdminToken  string        `json:"-"`            // bearer token for AdminAddr
-	ServerPID   int           `json:"server_pid"`   // server process to sample in /proc; 0 = try /metrics
-	Compat      string        `json:"compat"`       // "", CompatSeed or CompatCentrifugo
-	Prefix      string        `json:"prefix"`       // nickname and room prefix, unique per generator process
-	Loops       int           `json:"loops"`        // gnet event loops; 0 = one per CPU
+	// AdminAddr is the server's gRPC admin API: kick_evasion kicks
+	// through it, and the command line prints the server's per-shard
+	// stats from it after the run.
+	AdminAddr  string `json:"-"`
+	AdminToken string `json:"-"`          // bearer token for AdminAddr
+	ServerPID  int    `json:"server_pid"` // server process to sample in /proc; 0 = try /metrics
+	Compat     string `json:"compat"`     // "", CompatSeed or CompatCentrifugo
+	Prefix     string `json:"prefix"`     // nickname and room prefix, unique per generator process
+	Loops      int    `json:"loops"`      // gnet event loops; 0 = one per CPU
 	// ConnsPerSourceIP moves to the next 127.x.y.z source address after this
 	// many connections: ephemeral ports do not run out, and a server's
 	// per-address limits (ICS: -max-conns-per-ip 256, /auth 5/s burst 30,
@@ -66,10 +73,6 @@ type Config struct {
 	Scenarios string `json:"scenarios,omitempty"`
 	// AbuseSockets is how many idle sockets fd_exhaustion opens.
 	AbuseSockets int `json:"abuse_sockets,omitempty"`
-	// Status, when set, receives a one-line live status about once a second.
-	Status func(line string) `json:"-"`
-
-	loopback bool
 }
 
 // DefaultConfig returns the defaults the command line starts from.
@@ -104,27 +107,13 @@ func usageErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, a...))
 }
 
-// Validate checks c and resolves derived fields. Errors wrap ErrUsage.
+// Validate checks c for mode and changes nothing. Errors wrap ErrUsage.
 func (c *Config) Validate(mode string) error {
-	if err := c.resolveURLs(); err != nil {
+	if _, err := c.target(); err != nil {
 		return err
-	}
-	host, port, err := net.SplitHostPort(c.Addr)
-	if err != nil {
-		return usageErr("-addr %q: %v", c.Addr, err)
-	}
-	if port == "" {
-		return usageErr("-addr %q: missing port", c.Addr)
-	}
-	c.loopback = isLoopback(host)
-	if host == "localhost" {
-		c.Addr = net.JoinHostPort("127.0.0.1", port) // never ::1: source addresses are IPv4 loopback
 	}
 	if c.ConnOffset < 0 {
 		return usageErr("-conn-offset %d: must not be negative", c.ConnOffset)
-	}
-	if !c.loopback && !c.AllowRemote {
-		return usageErr("-addr %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", c.Addr)
 	}
 	if c.Compat != "" && c.Compat != CompatSeed && c.Compat != CompatCentrifugo {
 		return usageErr("-compat %q: only %q and %q are known", c.Compat, CompatSeed, CompatCentrifugo)
@@ -190,37 +179,61 @@ func nameOK(s string) bool {
 // nick is the nickname of connection i.
 func (c *Config) nick(i int) string { return fmt.Sprintf("%s_%d", c.Prefix, i) }
 
-// roomName is the name of room r; with one room it is "global".
+// roomName is the name of room r; with one room it is the room every
+// connection starts in (command.GlobalRoom).
 func (c *Config) roomName(r int) string {
 	if c.Rooms == 1 {
-		return "global"
+		return command.GlobalRoom
 	}
 	return fmt.Sprintf("%s_r%d", c.Prefix, r)
 }
 
-// resolveURLs turns -url into host:port addresses (each loopback unless
-// -allow-remote) and makes the first one Addr.
-func (c *Config) resolveURLs() error {
-	for i, u := range c.URLs {
-		for _, scheme := range []string{"http://", "ws://", "https://", "wss://"} {
-			u = strings.TrimPrefix(u, scheme)
-		}
-		u = strings.TrimSuffix(strings.TrimSuffix(u, "/ws"), "/")
-		host, port, err := net.SplitHostPort(u)
-		if err != nil || port == "" {
-			return usageErr("-url %q: want host:port or http://host:port", c.URLs[i])
-		}
-		if host == "localhost" {
-			u = net.JoinHostPort("127.0.0.1", port)
-		} else if !isLoopback(host) && !c.AllowRemote {
-			return usageErr("-url %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", c.URLs[i])
-		}
-		c.URLs[i] = u
+// target is where a run's connections go, derived from Config's Addr
+// and URLs each time it is needed and never written back into them.
+type target struct {
+	nodes    []string // host:port of every node; /auth and probes go to nodes[0]
+	loopback bool     // every node is in 127.0.0.0/8: source addresses can be spread over it
+}
+
+// target resolves URLs (or, without them, Addr) into host:port nodes,
+// each loopback unless AllowRemote. Errors wrap ErrUsage.
+func (c *Config) target() (target, error) {
+	flagName, raw := "-url", c.URLs
+	if len(raw) == 0 {
+		flagName, raw = "-addr", []string{c.Addr}
 	}
-	if len(c.URLs) > 0 {
-		c.Addr = c.URLs[0]
+	t := target{nodes: make([]string, len(raw)), loopback: true}
+	for i, r := range raw {
+		n := normalizeNode(r)
+		host, port, err := net.SplitHostPort(n)
+		switch {
+		case err != nil && flagName == "-addr":
+			return target{}, usageErr("-addr %q: %v", r, err)
+		case flagName == "-addr" && port == "":
+			return target{}, usageErr("-addr %q: missing port", r)
+		case err != nil || port == "":
+			return target{}, usageErr("-url %q: want host:port or http://host:port", r)
+		case !isLoopback(host) && !c.AllowRemote:
+			return target{}, usageErr("%s %q is not a loopback address (127.0.0.0/8); pass -allow-remote to load it anyway", flagName, r)
+		}
+		t.nodes[i], t.loopback = n, t.loopback && isLoopback(host)
 	}
-	return nil
+	return t, nil
+}
+
+// normalizeNode turns a node as -addr or -url may give it (host:port,
+// http://host:port/, ws://host:port/ws) into host:port, with localhost as
+// 127.0.0.1 (never ::1: source addresses are IPv4 loopback). What it
+// cannot read it returns as it is, for target to refuse.
+func normalizeNode(u string) string {
+	for _, scheme := range []string{"http://", "ws://", "https://", "wss://"} {
+		u = strings.TrimPrefix(u, scheme)
+	}
+	u = strings.TrimSuffix(strings.TrimSuffix(u, "/ws"), "/")
+	if host, port, err := net.SplitHostPort(u); err == nil && host == "localhost" {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return u
 }
 
 // FlagSet returns a flag set for mode bound to c.
@@ -230,11 +243,17 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "server host:port (loopback only unless -allow-remote)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", c.AllowRemote, "allow a non-loopback -addr")
 	fs.Func("url", "comma-separated nodes of a cluster (host:port or http://host:port): connections are spread over them round-robin; overrides -addr", func(s string) error {
+		// Normalised as parsed, and the first node becomes -addr, so
+		// the report shows what was loaded; target refuses what does
+		// not read as host:port.
 		c.URLs = nil
 		for _, u := range strings.Split(s, ",") {
 			if u = strings.TrimSpace(u); u != "" {
-				c.URLs = append(c.URLs, u)
+				c.URLs = append(c.URLs, normalizeNode(u))
 			}
+		}
+		if len(c.URLs) > 0 {
+			c.Addr = c.URLs[0]
 		}
 		return nil
 	})
@@ -248,8 +267,6 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&c.Rate, "rate", c.Rate, rateHelp)
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "run time (fanout: publishing time incl. warmup; connect: idle hold)")
 	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "leading time excluded from latency figures")
-	fs.StringVar(&c.JSONFile, "json", c.JSONFile, "write the full report as JSON to this file")
-	fs.StringVar(&c.HTMLFile, "html", c.HTMLFile, "write a self-contained HTML report with charts to this file")
 	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "server process id for CPU and RSS from /proc (else /metrics is tried)")
 	fs.StringVar(&c.Compat, "compat", c.Compat, `server dialect: "" (protocol v1), "seed" (original ICS) or "centrifugo" (Centrifugo's JSON protocol, insecure client mode)`)
 	fs.StringVar(&c.Prefix, "prefix", c.Prefix, "nickname/room prefix; unique per generator process")
@@ -281,24 +298,4 @@ func (c *Config) FlagSet(mode string, out io.Writer) *flag.FlagSet {
 		fs.Float64Var(&c.ChurnRate, "churn-rate", c.ChurnRate, "reconnect cycles/s while the fanout runs")
 	}
 	return fs
-}
-
-// parseArgs parses args for mode into c. -h prints every flag to out; a
-// bad flag is returned as the error alone (the caller prints it and a
-// one-line hint, not the whole flag list).
-func (c *Config) parseArgs(mode string, args []string, out io.Writer) error {
-	fs := c.FlagSet(mode, io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fmt.Fprintf(out, "usage: loadgen %s [flags]\n\n", mode)
-			fs.PrintDefaults()
-			return fmt.Errorf("%w: %w", ErrUsage, errHelp)
-		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected arguments %q", strings.Join(fs.Args(), " "))
-	}
-	return c.Validate(mode)
 }

@@ -15,97 +15,143 @@ import (
 // each), holds them idle for Duration, and reports the connect rate,
 // handshake latency percentiles and the server's memory per connection and
 // CPU (from /proc/ServerPID or /metrics).
-func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
+func RunConnect(ctx context.Context, cfg Config) (*Report, error) { return connectCmd(ctx, cfg, nil) }
+
+func connectCmd(ctx context.Context, cfg Config, status progress) (*Report, error) {
 	if err := cfg.Validate("connect"); err != nil {
 		return nil, err
 	}
-	// Fail at once when nothing listens, instead of ramping and holding
-	// for the whole run.
-	if err := probeListening(ctx, cfg.Addr); err != nil {
-		return nil, err
-	}
-	rep := &Report{Mode: "connect", Config: cfg, Started: time.Now(), ConnsWanted: cfg.Conns}
 	e, err := newEngine(&cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer e.stop()
-	srvA, srvOK := sampleServer(ctx, cfg.ServerPID, cfg.Addr)
+	// Fail at once when nothing listens, instead of ramping and holding
+	// for the whole run.
+	if err := probeListening(ctx, e.d.addr()); err != nil {
+		return nil, err
+	}
+	r := &connectRun{cfg: &cfg, status: status, e: e,
+		rep: &Report{Mode: "connect", Config: cfg, Started: time.Now(), ConnsWanted: cfg.Conns}}
+	srvA, srvOK := sampleServer(ctx, cfg.ServerPID, e.d.addr())
 	cpu := markCPU()
-	hs := newHist()
-	var last atomic.Int64
-	t0 := time.Now()
-	ramp := newRampRecorder(t0, cfg.Conns, cfg.Rate)
+	if err := r.ramp(ctx); err != nil {
+		return nil, err
+	}
+	r.joinRooms(ctx)
+	r.hold(ctx)
+	if srvOK {
+		if srvB, ok := sampleServer(context.Background(), cfg.ServerPID, e.d.addr()); ok {
+			r.rep.Server = serverStats(cfg.ServerPID, srvA, srvB, r.rep.ConnsUp)
+		}
+	}
+	r.rep.GeneratorCPU = cpu.since()
+	r.evaluate()
+	return r.rep, ctx.Err()
+}
+
+// connectRun is one connect measurement, phase by phase: ramp (the rooms'
+// creators first, then the storm), join, hold, evaluate.
+type connectRun struct {
+	cfg    *Config
+	status progress
+	e      *engine
+	rep    *Report
+	conns  []*lgConn // by slot, the creators first; nil where one never came up
+}
+
+// ramp opens every connection at Rate per second and records the ramp
+// and the handshake latencies. With rooms, connection i goes to room
+// i % Rooms: the rooms' creators come first, so no switch finds its room
+// missing; the storm is the rest.
+func (r *connectRun) ramp(ctx context.Context) error {
+	cfg, e, rep := r.cfg, r.e, r.rep
+	rec := newRampRecorder(time.Now(), cfg.Conns, cfg.Rate)
 	room := func(int) int { return 0 }
 	var creators []*lgConn
 	if cfg.Rooms > 1 {
 		room = func(i int) int { return (e.idBase + i) % cfg.Rooms }
 		if cfg.Compat != CompatCentrifugo { // Centrifugo: subscribing is the join
-			e.onOpen = func(lc *lgConn) []byte { return stormJoin(&cfg, lc) }
-			// The rooms' creators first, so no switch finds its room
-			// missing; the storm is the rest.
-			var errs []error
-			creators, errs = e.dialAll(ctx, cfg.Rooms, cfg.Rate, room, nil, nil)
-			if len(errs) > 0 {
-				return nil, fmt.Errorf("create the %d rooms: %s", cfg.Rooms, errSummary(errs))
+			var err error
+			if creators, err = r.createRooms(ctx, room); err != nil {
+				return err
 			}
-			waitJoined(ctx, &cfg, creators, 30*time.Second)
-			e.idBase = cfg.Rooms
 		}
 	}
-	t0 = time.Now()
+	hs := newHist()
+	var last atomic.Int64
+	t0 := time.Now()
 	conns, errs := e.dialAll(ctx, cfg.Conns-len(creators), cfg.Rate, room, hs, func(up int, took time.Duration) {
-		ramp.add(up, took)
-		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) && cfg.Status != nil {
+		rec.add(up, took)
+		if now := time.Now().UnixNano(); now-last.Load() > int64(200*time.Millisecond) {
 			last.Store(now)
-			cfg.Status(fmt.Sprintf("connecting: %d/%d up, %.0f conns/s", up, cfg.Conns, float64(up)/time.Since(t0).Seconds()))
+			r.status.printf("connecting: %d/%d up, %.0f conns/s", up, cfg.Conns, float64(up)/time.Since(t0).Seconds())
 		}
 	})
 	rampTook := time.Since(t0)
-	rep.Ramp = ramp.finish()
-	conns = append(creators, conns...)
-	for _, lc := range conns {
-		if lc != nil {
-			rep.ConnsUp++
-		}
-	}
+	rep.Ramp = rec.finish()
+	r.conns = append(creators, conns...)
+	rep.ConnsUp = len(liveConns(r.conns))
 	rep.ConnectErrors, rep.ConnectError, rep.AuthRefused429 = len(errs), errSummary(errs), count429(errs)
 	rep.ConnectPerSec = float64(rep.ConnsUp-len(creators)) / rampTook.Seconds() // the storm, not the rooms' creators
 	h := Summarize(hs)
 	rep.Handshake = &h
-	if cfg.Rooms > 1 {
-		waitJoined(ctx, &cfg, liveConns(conns), 30*time.Second)
-		markUnjoined(conns, rep)
-		for _, lc := range conns {
-			if lc != nil && lc.joined.Load() {
-				rep.RoomsJoined++
-			}
+	return nil
+}
+
+// createRooms opens the first connection of each room, which creates it
+// (stormJoin), and waits for them to be in.
+func (r *connectRun) createRooms(ctx context.Context, room func(int) int) ([]*lgConn, error) {
+	cfg, e := r.cfg, r.e
+	e.onOpen = func(lc *lgConn) []byte { return stormJoin(cfg, lc) }
+	creators, errs := e.dialAll(ctx, cfg.Rooms, cfg.Rate, room, nil, nil)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("create the %d rooms: %s", cfg.Rooms, errSummary(errs))
+	}
+	waitJoined(ctx, cfg, creators, 30*time.Second)
+	e.idBase = cfg.Rooms
+	return creators, nil
+}
+
+// joinRooms waits for every connection of a storm into rooms to see its
+// own arrival, and counts those that did.
+func (r *connectRun) joinRooms(ctx context.Context) {
+	if r.cfg.Rooms <= 1 {
+		return
+	}
+	waitJoined(ctx, r.cfg, liveConns(r.conns), 30*time.Second)
+	markUnjoined(r.conns, r.rep)
+	for _, lc := range r.conns {
+		if lc != nil && lc.joined.Load() {
+			r.rep.RoomsJoined++
 		}
 	}
+}
 
-	// Hold idle; the event loops answer pings.
-	holdEnd := time.Now().Add(cfg.Duration)
+// hold keeps the connections idle for Duration (the event loops answer
+// pings), noting once a second how many are still up.
+func (r *connectRun) hold(ctx context.Context) {
+	rep := r.rep
+	holdEnd := time.Now().Add(r.cfg.Duration)
 	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for sec := 1; time.Now().Before(holdEnd) && ctx.Err() == nil; sec++ {
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
 		}
-		up := rep.ConnsUp - int(e.closedN.Load())
+		up := rep.ConnsUp - int(r.e.closedN.Load())
 		rep.Timeline = append(rep.Timeline, Second{T: sec, ConnsUp: up})
-		if cfg.Status != nil {
-			cfg.Status(fmt.Sprintf("holding %d idle connections (%ds of %v)", up, sec, cfg.Duration))
-		}
+		r.status.printf("holding %d idle connections (%ds of %v)", up, sec, r.cfg.Duration)
 	}
-	tick.Stop()
-	if srvOK {
-		if srvB, ok := sampleServer(context.Background(), cfg.ServerPID, cfg.Addr); ok {
-			rep.Server = serverStats(cfg.ServerPID, srvA, srvB, rep.ConnsUp)
-		}
-	}
-	rep.GeneratorCPU = cpu.since()
-	rep.ClosedDuringRun = e.closedN.Load()
-	_, codes, closes := e.merged()
+}
+
+// evaluate takes the engine's error and close counts and records every
+// invariant or threshold the run broke.
+func (r *connectRun) evaluate() {
+	rep, cfg := r.rep, r.cfg
+	rep.ClosedDuringRun = r.e.closedN.Load()
+	_, codes, closes := r.e.merged()
 	if len(codes) > 0 {
 		rep.ErrorCodes = codes
 	}
@@ -122,7 +168,6 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.MinRate > 0 && rep.ConnectPerSec < cfg.MinRate {
 		rep.failf("rate: %.0f connections/s below -min-rate %.0f", rep.ConnectPerSec, cfg.MinRate)
 	}
-	return rep, ctx.Err()
 }
 
 // stormJoin is what a connection of a connect storm into rooms sends as
@@ -130,12 +175,12 @@ func RunConnect(ctx context.Context, cfg Config) (*Report, error) {
 // room creates it, every later one switches into it (its arrival is
 // announced to the room), then each lists the room's users.
 func stormJoin(cfg *Config, lc *lgConn) []byte {
-	typ, key := "switchroom", "room"
+	typ, key := command.TypeSwitchRoom, "room"
 	if lc.id < cfg.Rooms {
-		typ, key = "createroom", "name"
+		typ, key = command.TypeCreateRoom, "name"
 	}
-	b := appendFrame(nil, command.OpText, []byte(`{"type":"`+typ+`","args":{"`+key+`":"`+cfg.roomName(lc.room)+`"}}`))
-	return appendFrame(b, command.OpText, []byte(`{"type":"listusers"}`))
+	b := appendFrame(nil, command.OpText, clientCommand(typ, "", key, cfg.roomName(lc.room)))
+	return appendFrame(b, command.OpText, clientCommand(command.TypeListUsers, ""))
 }
 
 // liveConns drops the slots whose connection failed.

@@ -3,7 +3,6 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync"
@@ -87,7 +86,11 @@ func newEngine(cfg *Config) (*engine, error) {
 	if loops <= 0 {
 		loops = runtime.NumCPU()
 	}
-	e := &engine{cfg: cfg, d: newDialer(cfg), epoch: time.Now(), pubsPerRoom: cfg.Publishers}
+	d, err := newDialer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{cfg: cfg, d: d, epoch: time.Now(), pubsPerRoom: cfg.Publishers}
 	e.epochNs = e.epoch.UnixNano()
 	e.measureFrom.Store(-1 << 62)
 	if cfg.Compat == CompatCentrifugo {
@@ -156,8 +159,8 @@ func (lc *lgConn) send(payload []byte) error {
 }
 
 // command sends {"type":typ,"args":{key:val}}.
-func (lc *lgConn) command(typ, key, val string) error {
-	return lc.send([]byte(`{"type":"` + typ + `","args":{"` + key + `":"` + val + `"}}`))
+func (lc *lgConn) command(typ command.Type, key, val string) error {
+	return lc.send(clientCommand(typ, "", key, val))
 }
 
 // OnBoot implements gnet.EventHandler.
@@ -218,8 +221,8 @@ func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 var (
-	needleJoined = []byte(`"joined"`)
-	needleError  = []byte(`"type":"error"`)
+	needleJoined = quoted(command.FrameJoined)
+	needleError  = frameTypeNeedle(command.FrameError)
 	needleCode   = []byte(`"code":"`)
 )
 
@@ -283,10 +286,7 @@ func (lc *lgConn) onControl(op byte, p []byte) {
 			_, _ = lc.gc.Write(appendFrame(nil, command.OpPong, p))
 		}
 	case command.OpClose:
-		code := 1005
-		if len(p) >= 2 {
-			code = int(binary.BigEndian.Uint16(p))
-		}
+		code := closeCode(p)
 		lc.closeCode = code
 		lc.sh.closeCodes[code]++
 		if lc.gc != nil && !lc.closing {

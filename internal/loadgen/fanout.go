@@ -10,6 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // RunFanout runs one fan-out measurement: Conns connections spread over
@@ -17,11 +21,13 @@ import (
 // each for Duration, then waits up to Drain for in-flight messages. The
 // returned error is for runs that could not be set up; invariant failures
 // (loss, duplicates, reordering, thresholds) are in Report.Failures.
-func RunFanout(ctx context.Context, cfg Config) (*Report, error) {
+func RunFanout(ctx context.Context, cfg Config) (*Report, error) { return fanoutCmd(ctx, cfg, nil) }
+
+func fanoutCmd(ctx context.Context, cfg Config, p progress) (*Report, error) {
 	if err := cfg.Validate("fanout"); err != nil {
 		return nil, err
 	}
-	return runFanout(ctx, &cfg, "fanout", nil)
+	return runFanout(ctx, &cfg, "fanout", nil, p)
 }
 
 // sidecar runs alongside the publishing phase and adds to the report when
@@ -52,180 +58,259 @@ func (h *pubHeap) Pop() any {
 	return x
 }
 
-func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Report, error) {
-	rep := &Report{Mode: mode, Config: *cfg, Started: time.Now(), ConnsWanted: cfg.Conns}
-	wallStart := time.Now()
+// fanoutRun is one fan-out measurement, taken phase by phase: connect,
+// join, settle, schedule, publish (with the sidecar and the measurement
+// beside it), drain, collect, evaluate. Each phase is a method that reads
+// what the phases before it left here.
+type fanoutRun struct {
+	cfg    *Config
+	mode   string
+	side   sidecar
+	status progress
+	e      *engine
+	rep    *Report
+
+	conns   []*lgConn   // by connection slot; nil where it never came up
+	members []uint64    // connections confirmed in each room
+	pubs    []*pubState // by publisher id (room*Publishers + k)
+	queue   pubHeap     // the connected publishers, earliest next send first
+	start   int64       // publishing window, unix ns: [start, end)
+	end     int64
+	sent    atomic.Uint64           // messages sent so far (the timeline samples it)
+	lag     *hdrhistogram.Histogram // actual send time − intended send time
+}
+
+func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar, status progress) (*Report, error) {
+	r := &fanoutRun{cfg: cfg, mode: mode, side: side, status: status,
+		rep: &Report{Mode: mode, Config: *cfg, Started: time.Now(), ConnsWanted: cfg.Conns}}
 	e, err := newEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer e.stop()
-	R, P := cfg.Rooms, cfg.Publishers
-
-	status := func(format string, a ...any) {
-		if cfg.Status != nil {
-			cfg.Status(fmt.Sprintf(format, a...))
-		}
+	r.e = e
+	if err := r.connect(ctx); err != nil {
+		return r.rep, err
 	}
+	if err := r.join(ctx); err != nil {
+		return r.rep, err
+	}
+	r.settle(ctx)
+	r.schedule()
+	m := r.startMeasuring(ctx)
+	r.publish(ctx)
+	expected := r.drain(ctx)
+	m.finish(r)
+	r.collect(expected)
+	r.evaluate()
+	r.rep.WallSec = time.Since(r.rep.Started).Seconds()
+	return r.rep, ctx.Err()
+}
+
+// connect opens every connection at ConnectRate; a run with none up
+// cannot go on.
+func (r *fanoutRun) connect(ctx context.Context) error {
+	cfg, rep := r.cfg, r.rep
 	var lastStatus atomic.Int64
-	conns, errs := e.dialAll(ctx, cfg.Conns, cfg.ConnectRate, func(i int) int { return i % R }, nil, func(up int, _ time.Duration) {
+	conns, errs := r.e.dialAll(ctx, cfg.Conns, cfg.ConnectRate, func(i int) int { return i % cfg.Rooms }, nil, func(up int, _ time.Duration) {
 		if now := time.Now().UnixNano(); now-lastStatus.Load() > int64(200*time.Millisecond) {
 			lastStatus.Store(now)
-			status("connecting: %d/%d up", up, cfg.Conns)
+			r.status.printf("connecting: %d/%d up", up, cfg.Conns)
 		}
 	})
+	r.conns = conns
 	rep.ConnectErrors, rep.ConnectError, rep.AuthRefused429 = len(errs), errSummary(errs), count429(errs)
-	for _, lc := range conns {
-		if lc != nil {
-			rep.ConnsUp++
-		}
-	}
+	rep.ConnsUp = len(liveConns(conns))
 	if rep.ConnectErrors > 0 {
 		rep.failf("connect: %d of %d connections failed (%s)", rep.ConnectErrors, cfg.Conns, rep.ConnectError)
 	}
 	if rep.ConnsUp == 0 {
-		return rep, fmt.Errorf("no connection to %s came up: %s", cfg.Addr, rep.ConnectError)
+		return fmt.Errorf("no connection to %s came up: %s", r.e.d.addr(), rep.ConnectError)
 	}
 	if err := ctx.Err(); err != nil {
-		return rep, fmt.Errorf("fanout setup: %w", err)
+		return fmt.Errorf("fanout setup: %w", err)
 	}
+	return nil
+}
 
-	// Rooms: the first connection of each room creates it, the rest switch in.
-	if err := setupRooms(ctx, cfg, conns, rep, status); err != nil {
-		return rep, err
-	}
-	// Membership events (joined/left, O(room size²) frames in total) must
-	// have drained before publishing, or they would queue ahead of the
-	// measured messages.
+// join moves the connections into their rooms: the first connection of
+// each room creates it, the rest switch in.
+func (r *fanoutRun) join(ctx context.Context) error {
+	return setupRooms(ctx, r.cfg, r.conns, r.status)
+}
+
+// settle waits for the membership events (joined/left, O(room size²)
+// frames in total) to drain before publishing, or they would queue ahead
+// of the measured messages; then it counts each room's confirmed members.
+func (r *fanoutRun) settle(ctx context.Context) {
 	settleStart := time.Now()
-	settle(ctx, e, cfg.Settle, status)
-	rep.SettleSec = time.Since(settleStart).Seconds()
-	markUnjoined(conns, rep)
-	members := make([]uint64, R)
-	for _, lc := range conns {
+	settle(ctx, r.e, r.cfg.Settle, r.status)
+	r.rep.SettleSec = time.Since(settleStart).Seconds()
+	markUnjoined(r.conns, r.rep)
+	r.members = make([]uint64, r.cfg.Rooms)
+	for _, lc := range r.conns {
 		if lc != nil && lc.room >= 0 {
-			members[lc.room]++
+			r.members[lc.room]++
 		}
 	}
+}
 
-	// Publishers.
+// schedule fixes the publishing window and gives every publisher a
+// random start phase within its period; publisher k of room r is
+// connection r + Rooms*k.
+func (r *fanoutRun) schedule() {
+	cfg := r.cfg
+	R, P := cfg.Rooms, cfg.Publishers
 	period := float64(time.Second) / cfg.Rate
-	start := e.nowNs() + int64(100*time.Millisecond)
-	end := start + int64(cfg.Duration)
-	e.measureFrom.Store(start + int64(cfg.Warmup))
-	pubs := make([]*pubState, R*P)
-	h := make(pubHeap, 0, len(pubs))
-	for r := 0; r < R; r++ {
+	r.start = r.e.nowNs() + int64(100*time.Millisecond)
+	r.end = r.start + int64(cfg.Duration)
+	r.e.measureFrom.Store(r.start + int64(cfg.Warmup))
+	r.pubs = make([]*pubState, R*P)
+	r.queue = make(pubHeap, 0, len(r.pubs))
+	for room := 0; room < R; room++ {
 		for k := 0; k < P; k++ {
-			id := r*P + k
-			phase := int64(rand.Float64() * period) // random start phase
-			ps := &pubState{id: id, phase: phase, next: start + phase}
-			pubs[id] = ps
-			if lc := conns[r+R*k]; lc != nil && lc.room == r {
+			id := room*P + k
+			phase := int64(rand.Float64() * period)
+			ps := &pubState{id: id, phase: phase, next: r.start + phase}
+			r.pubs[id] = ps
+			if lc := r.conns[room+R*k]; lc != nil && lc.room == room {
 				ps.lc = lc
-				h = append(h, ps)
+				r.queue = append(r.queue, ps)
 			}
 		}
 	}
-	if len(h) < len(pubs) {
-		rep.failf("publishers: only %d of %d publishers are connected and in their room", len(h), len(pubs))
+	if len(r.queue) < len(r.pubs) {
+		r.rep.failf("publishers: only %d of %d publishers are connected and in their room", len(r.queue), len(r.pubs))
 	}
-	heap.Init(&h)
-	var totalSent atomic.Uint64
+	heap.Init(&r.queue)
+}
 
-	cpu := markCPU()
-	srvA, srvOK := sampleServer(ctx, cfg.ServerPID, cfg.Addr)
-	tlDone := make(chan struct{})
-	var tlWG sync.WaitGroup
-	tlWG.Add(1)
-	go func() {
-		defer tlWG.Done()
-		rep.Timeline = timeline(e, &totalSent, rep.ConnsUp, start, tlDone, cfg.Status)
-	}()
-	pubCtx, pubCancel := context.WithDeadline(ctx, time.Unix(0, end))
+// publish runs the open-loop schedule until the window ends, with the
+// sidecar (churn, abuse) running beside it: every message goes out at (or
+// as soon as possible after) its intended time, which it carries; latency
+// is measured from the intended time, so sender stalls show up as latency.
+func (r *fanoutRun) publish(ctx context.Context) {
+	pubCtx, pubCancel := context.WithDeadline(ctx, time.Unix(0, r.end))
 	var finishSide func(*Report)
-	if side != nil {
-		finishSide = side(pubCtx, e)
+	if r.side != nil {
+		finishSide = r.side(pubCtx, r.e)
 	}
-	// Open-loop schedule: every message goes out at (or as soon as possible
-	// after) its intended time, which it carries; latency is measured from
-	// the intended time, so sender stalls show up as latency.
-	buf := make([]byte, 0, cfg.Size+256)
-	lagHist := newHist() // actual send time − intended send time: the generator's own delay
-	for h.Len() > 0 && ctx.Err() == nil {
-		ps := h[0]
-		if ps.next >= end {
-			heap.Pop(&h)
+	r.lag = newHist()
+	buf := make([]byte, 0, r.cfg.Size+256)
+	for r.queue.Len() > 0 && ctx.Err() == nil {
+		ps := r.queue[0]
+		if ps.next >= r.end {
+			heap.Pop(&r.queue)
 			continue
 		}
-		now := e.nowNs()
+		now := r.e.nowNs()
 		if wait := ps.next - now; wait > 0 {
-			if wait > int64(50*time.Millisecond) {
-				wait = int64(50 * time.Millisecond)
-			}
-			time.Sleep(time.Duration(wait))
+			time.Sleep(time.Duration(min(wait, int64(50*time.Millisecond))))
 			continue
 		}
-		if ps.next >= e.measureFrom.Load() {
-			recordNs(lagHist, now-ps.next)
-		}
-		if cfg.Compat == CompatCentrifugo {
-			buf = appendCentrifugoPublish(buf[:0], cfg, ps.lc.room, ps.id, ps.seq, ps.next)
-		} else {
-			buf = appendMessage(buf[:0], cfg, ps.lc.nick, ps.id, ps.seq, ps.next)
-		}
-		if err := ps.lc.send(buf); err != nil {
-			ps.failed++
-		} else {
-			ps.seq++
-			ps.sent.Store(ps.seq)
-			totalSent.Add(1)
-		}
-		ps.next = start + ps.phase + int64(math.Round(float64(ps.seq+ps.failed)*period))
-		heap.Fix(&h, 0)
+		buf = r.sendNext(ps, now, buf)
+		heap.Fix(&r.queue, 0)
 	}
 	pubCancel()
 	if finishSide != nil {
-		finishSide(rep)
+		finishSide(r.rep)
 	}
+}
 
-	// Drain: wait until everything expected arrived or Drain passes.
+// sendNext sends ps's message due at or before now and schedules its
+// next one; buf is scratch space, returned for reuse.
+func (r *fanoutRun) sendNext(ps *pubState, now int64, buf []byte) []byte {
+	cfg := r.cfg
+	if ps.next >= r.e.measureFrom.Load() {
+		recordNs(r.lag, now-ps.next)
+	}
+	if cfg.Compat == CompatCentrifugo {
+		buf = appendCentrifugoPublish(buf[:0], cfg, ps.lc.room, ps.id, ps.seq, ps.next)
+	} else {
+		buf = appendMessage(buf[:0], cfg, ps.lc.nick, ps.id, ps.seq, ps.next)
+	}
+	if err := ps.lc.send(buf); err != nil {
+		ps.failed++
+	} else {
+		ps.seq++
+		ps.sent.Store(ps.seq)
+		r.sent.Add(1)
+	}
+	period := float64(time.Second) / cfg.Rate
+	ps.next = r.start + ps.phase + int64(math.Round(float64(ps.seq+ps.failed)*period))
+	return buf
+}
+
+// drain waits until every expected delivery arrived or Drain passed, and
+// returns how many were expected: each sent message once per member of
+// its room.
+func (r *fanoutRun) drain(ctx context.Context) uint64 {
 	var expected uint64
-	for _, ps := range pubs {
+	for _, ps := range r.pubs {
 		if ps.lc != nil {
-			expected += ps.sent.Load() * members[ps.lc.room]
+			expected += ps.sent.Load() * r.members[ps.lc.room]
 		}
 	}
-	drainEnd := time.Now().Add(cfg.Drain)
+	drainEnd := time.Now().Add(r.cfg.Drain)
 	for time.Now().Before(drainEnd) && ctx.Err() == nil {
-		if d, _ := e.totals(); d >= expected {
+		if d, _ := r.e.totals(); d >= expected {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	close(tlDone)
-	tlWG.Wait()
-	rep.GeneratorCPU = cpu.since()
-	if srvOK {
-		if srvB, ok := sampleServer(context.Background(), cfg.ServerPID, cfg.Addr); ok {
-			rep.Server = serverStats(cfg.ServerPID, srvA, srvB, 0)
+	return expected
+}
+
+// measurement is what runs beside publishing and draining: the
+// generator's CPU, the server's (when it can be sampled) and the timeline.
+type measurement struct {
+	cpu    cpuMark
+	srvA   ServerSample
+	srvOK  bool
+	tlDone chan struct{}
+	tlWG   sync.WaitGroup
+}
+
+func (r *fanoutRun) startMeasuring(ctx context.Context) *measurement {
+	m := &measurement{cpu: markCPU(), tlDone: make(chan struct{})}
+	m.srvA, m.srvOK = sampleServer(ctx, r.cfg.ServerPID, r.e.d.addr())
+	m.tlWG.Add(1)
+	go func() {
+		defer m.tlWG.Done()
+		r.rep.Timeline = timeline(r.e, &r.sent, r.rep.ConnsUp, r.start, m.tlDone, r.status)
+	}()
+	return m
+}
+
+// finish stops the timeline and puts the CPU figures in the report.
+func (m *measurement) finish(r *fanoutRun) {
+	close(m.tlDone)
+	m.tlWG.Wait()
+	r.rep.GeneratorCPU = m.cpu.since()
+	if m.srvOK {
+		if srvB, ok := sampleServer(context.Background(), r.cfg.ServerPID, r.e.d.addr()); ok {
+			r.rep.Server = serverStats(r.cfg.ServerPID, m.srvA, srvB, 0)
 		}
 	}
-	rep.ClosedDuringRun = e.closedN.Load()
+}
 
-	// Accounting per receiver and publisher.
+// collect sums what every receiver saw of every publisher of its room,
+// and the engine's latency, error and close counts.
+func (r *fanoutRun) collect(expected uint64) {
+	rep, P := r.rep, r.cfg.Publishers
+	rep.ClosedDuringRun = r.e.closedN.Load()
 	rep.Expected = expected
-	for _, ps := range pubs {
+	for _, ps := range r.pubs {
 		rep.Sent += ps.sent.Load()
 		rep.Unsent += ps.failed
 	}
-	for _, lc := range conns {
+	for _, lc := range r.conns {
 		if lc == nil || lc.room < 0 {
 			continue
 		}
 		lc.sh.mu.Lock()
 		for k := range lc.streams {
-			ps := pubs[lc.room*P+k]
+			ps := r.pubs[lc.room*P+k]
 			if ps.lc == nil {
 				continue
 			}
@@ -237,21 +322,24 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 		}
 		lc.sh.mu.Unlock()
 	}
-	hist, codes, closes := e.merged()
+	hist, codes, closes := r.e.merged()
 	rep.Latency = Summarize(hist)
-	rep.SendLag = Summarize(lagHist)
-	_, rep.OtherFrames = e.totals()
+	rep.SendLag = Summarize(r.lag)
+	_, rep.OtherFrames = r.e.totals()
 	if len(codes) > 0 {
 		rep.ErrorCodes = codes
 	}
 	if len(closes) > 0 {
 		rep.CloseCodes = closes
 	}
-	dur := cfg.Duration.Seconds()
+	dur := r.cfg.Duration.Seconds()
 	rep.PublishPerSec = float64(rep.Sent) / dur
-	rep.DeliveriesPerSec = steadyRate(rep.Timeline, cfg, float64(rep.Delivered)/dur)
-	rep.WallSec = time.Since(wallStart).Seconds()
+	rep.DeliveriesPerSec = steadyRate(rep.Timeline, r.cfg, float64(rep.Delivered)/dur)
+}
 
+// evaluate records every invariant or threshold the run broke.
+func (r *fanoutRun) evaluate() {
+	rep, cfg := r.rep, r.cfg
 	if rep.Lost > 0 {
 		rep.failf("loss: %d of %d expected deliveries never arrived (waited %v after publishing)", rep.Lost, rep.Expected, cfg.Drain)
 	}
@@ -276,31 +364,12 @@ func runFanout(ctx context.Context, cfg *Config, mode string, side sidecar) (*Re
 	if rep.Sent == 0 {
 		rep.failf("nothing was published")
 	}
-	return rep, ctx.Err()
-}
-
-// steadyRate averages deliveries/s over the timeline seconds after warmup
-// and inside the publishing window; fallback when there are none.
-func steadyRate(tl []Second, cfg *Config, fallback float64) float64 {
-	lo := int(math.Ceil(cfg.Warmup.Seconds()))
-	hi := int(cfg.Duration.Seconds())
-	var sum uint64
-	n := 0
-	for _, s := range tl {
-		if s.T >= lo && s.T < hi {
-			sum += s.Deliveries
-			n++
-		}
-	}
-	if n == 0 {
-		return fallback
-	}
-	return float64(sum) / float64(n)
 }
 
 // appendMessage appends the JSON command carrying one generated message.
 func appendMessage(dst []byte, cfg *Config, nick string, pub int, seq uint64, intendedNs int64) []byte {
-	dst = append(dst, `{"type":"message","args":{`...)
+	dst = appendCommandStart(dst, command.TypeMessage)
+	dst = append(dst, `,"args":{`...)
 	if cfg.Compat == CompatSeed {
 		dst = append(dst, `"from":"`...)
 		dst = append(dst, nick...)
@@ -311,159 +380,4 @@ func appendMessage(dst []byte, cfg *Config, nick string, pub int, seq uint64, in
 	dst = append(dst, `"},"id":"`...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	return append(dst, `"}`...)
-}
-
-// setupRooms moves connections into their rooms and marks those that never
-// confirmed with room -1.
-func setupRooms(ctx context.Context, cfg *Config, conns []*lgConn, rep *Report, status func(string, ...any)) error {
-	R := cfg.Rooms
-	if cfg.Compat == CompatCentrifugo {
-		// Every connection subscribed to its room's channel when it came
-		// up (engine.onOpen): wait for the replies.
-		waitJoined(ctx, cfg, liveConns(conns), 30*time.Second+time.Duration(len(conns))*time.Second/250)
-		return ctx.Err()
-	}
-	if R == 1 {
-		for _, lc := range conns {
-			if lc != nil {
-				lc.joined.Store(true)
-			}
-		}
-		return nil
-	}
-	var creators, others []*lgConn
-	for i, lc := range conns {
-		if lc == nil {
-			continue
-		}
-		if i < R {
-			creators = append(creators, lc)
-		} else {
-			others = append(others, lc)
-		}
-	}
-	status("creating %d rooms", R)
-	for _, lc := range creators {
-		if err := lc.command("createroom", "name", cfg.roomName(lc.room)); err != nil {
-			return fmt.Errorf("createroom %s: %w", cfg.roomName(lc.room), err)
-		}
-	}
-	waitJoined(ctx, cfg, creators, 15*time.Second)
-	status("moving %d connections into rooms", len(others))
-	for _, lc := range others {
-		if err := lc.command("switchroom", "room", cfg.roomName(lc.room)); err != nil {
-			lc.sh.mu.Lock()
-			lc.room = -1
-			lc.sh.mu.Unlock()
-		}
-	}
-	waitJoined(ctx, cfg, others, 30*time.Second+time.Duration(len(others))*time.Second/250)
-	return ctx.Err()
-}
-
-// markUnjoined takes connections that never confirmed their room out of the
-// accounting (room -1) and records a failure.
-func markUnjoined(conns []*lgConn, rep *Report) {
-	missing := 0
-	for _, lc := range conns {
-		if lc != nil && !lc.joined.Load() {
-			lc.sh.mu.Lock()
-			lc.room = -1
-			lc.sh.mu.Unlock()
-			missing++
-		}
-	}
-	if missing > 0 {
-		rep.failf("rooms: %d connections never confirmed joining their room", missing)
-	}
-}
-
-// settle waits until no non-message frames arrived for 600 ms, at most max.
-func settle(ctx context.Context, e *engine, max time.Duration, status func(string, ...any)) {
-	deadline := time.Now().Add(max)
-	_, last := e.totals()
-	quiet := 0
-	for quiet < 3 && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(200 * time.Millisecond)
-		_, other := e.totals()
-		if other == last {
-			quiet++
-		} else {
-			quiet = 0
-			status("waiting for membership events to drain (%d frames so far)", other)
-		}
-		last = other
-	}
-}
-
-// waitJoined waits until every connection saw its own joined event; in the
-// seed dialect there are none, so it waits a fixed second and assumes success.
-func waitJoined(ctx context.Context, cfg *Config, conns []*lgConn, timeout time.Duration) {
-	if cfg.Compat == CompatSeed {
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-		for _, lc := range conns {
-			lc.joined.Store(true)
-		}
-		return
-	}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		all := true
-		for _, lc := range conns {
-			if lc.room >= 0 && !lc.joined.Load() && !lc.closed.Load() {
-				all = false
-				break
-			}
-		}
-		if all {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// timeline samples the engine once a second from start until done closes.
-func timeline(e *engine, sent *atomic.Uint64, up int, start int64, done <-chan struct{}, status func(string)) []Second {
-	var out []Second
-	if d := time.Duration(start - e.nowNs()); d > 0 {
-		select {
-		case <-done:
-			return nil
-		case <-time.After(d):
-		}
-	}
-	_, _ = e.window() // discard anything before start
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var lastSent uint64
-	var maxP99 float64
-	for sec := 0; ; sec++ {
-		select {
-		case <-done:
-			return out
-		case <-t.C:
-		}
-		n, h := e.window()
-		s := sent.Load()
-		sum := Summarize(h)
-		pt := Second{T: sec, Sent: s - lastSent, Deliveries: n, P50Ms: sum.P50Ms, P90Ms: sum.P90Ms,
-			P99Ms: sum.P99Ms, MaxMs: sum.MaxMs, ConnsUp: up - int(e.closedN.Load())}
-		if churn := e.churn.Load(); churn != nil {
-			pt.ChurnCycles, pt.ChurnFailures = churn.cycles.Load(), churn.failures.Load()+churn.refused.Load()
-		}
-		lastSent = s
-		out = append(out, pt)
-		maxP99 = math.Max(maxP99, sum.P99Ms)
-		if status != nil {
-			line := fmt.Sprintf("t=%ds conns %d | %d msgs/s sent | %d deliveries/s | p99 %.2f ms (worst second %.2f ms)",
-				sec+1, pt.ConnsUp, pt.Sent, pt.Deliveries, sum.P99Ms, maxP99)
-			if e.churn.Load() != nil {
-				line += fmt.Sprintf(" | churn %d cycles, %d failed", pt.ChurnCycles, pt.ChurnFailures)
-			}
-			status(line)
-		}
-	}
 }

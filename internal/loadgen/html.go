@@ -111,7 +111,7 @@ func fmtNum(v float64) string {
 }
 
 var htmlTmpl = template.Must(template.New("r").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>loadgen {{.R.Mode}} {{.R.Config.Addr}}</title>
+<html><head><meta charset="utf-8"><title>loadgen {{.R.Mode}} {{.Server}}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:820px}pre{background:#f5f5f5;padding:1em;overflow:auto}
 .pass{color:#070}.fail{color:#b00}th{text-align:left;font-weight:600}td,th{padding:2px 1.5em 2px 0}</style></head><body>
 <h1>loadgen {{.R.Mode}} — {{if .R.OK}}<span class="pass">PASS</span>{{else}}<span class="fail">FAIL</span>{{end}}</h1>
@@ -184,7 +184,7 @@ func (r *Report) WriteHTML(path string) error {
 			template.HTML(svgChart("sweep: p99 latency by step", "step", "ms", x, []series{{"p99", "#d62728", p99}}, 0)))
 	}
 	var out bytes.Buffer
-	if err := htmlTmpl.Execute(&out, map[string]any{"R": r, "Settings": r.settings(), "Summary": sum.String(), "JSON": string(js), "Charts": charts}); err != nil {
+	if err := htmlTmpl.Execute(&out, map[string]any{"R": r, "Server": r.nodes()[0], "Settings": r.settings(), "Summary": sum.String(), "JSON": string(js), "Charts": charts}); err != nil {
 		return fmt.Errorf("render HTML report: %w", err)
 	}
 	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
@@ -199,7 +199,7 @@ type setting struct{ Name, Value string }
 // settings are the run's knobs in human units (durations as 10s, 500ms).
 func (r *Report) settings() []setting {
 	c := r.Config
-	out := []setting{{"mode", r.Mode}, {"server", c.Addr}, {"connections", fmt.Sprint(c.Conns)}}
+	out := []setting{{"mode", r.Mode}, {"server", r.nodes()[0]}, {"connections", fmt.Sprint(c.Conns)}}
 	switch r.Mode {
 	case "connect":
 		out = append(out, setting{"connect rate", fmt.Sprintf("%g connections/s", c.Rate)}, setting{"hold", c.Duration.String()})

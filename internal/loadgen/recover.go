@@ -56,7 +56,8 @@ func (r *recovery) joined(epoch string, seq uint64) string {
 
 func historyArgs(since uint64, epoch string) string {
 	e, _ := json.Marshal(epoch)
-	return `{"type":"history","args":{"since":` + strconv.FormatUint(since, 10) + `,"epoch":` + string(e) + `,"limit":` + strconv.Itoa(historyLimit) + `}}`
+	b := appendCommandStart(nil, command.TypeHistory)
+	return string(b) + `,"args":{"since":` + strconv.FormatUint(since, 10) + `,"epoch":` + string(e) + `,"limit":` + strconv.Itoa(historyLimit) + `}}`
 }
 
 // message records a live message.
@@ -186,7 +187,7 @@ func (c *recoverConn) onMessage(p []byte) {
 		return
 	}
 	switch f.Type {
-	case "joined":
+	case command.FrameJoined:
 		if f.Nickname != c.nick {
 			return
 		}
@@ -200,11 +201,11 @@ func (c *recoverConn) onMessage(p []byte) {
 		} else {
 			c.finish()
 		}
-	case "message":
+	case command.FrameMessage:
 		if f.Seq != nil {
 			c.rec.message(*f.Seq)
 		}
-	case "history":
+	case command.FrameHistory:
 		if f.Seq == nil {
 			return
 		}

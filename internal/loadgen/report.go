@@ -84,6 +84,15 @@ type Report struct {
 	Abuse []AbuseResult `json:"abuse,omitempty"`
 }
 
+// nodes is what the run loaded: its Config's target, or Addr as given
+// where that does not resolve (a report built by hand).
+func (r *Report) nodes() []string {
+	if t, err := r.Config.target(); err == nil {
+		return t.nodes
+	}
+	return []string{r.Config.Addr}
+}
+
 // OK reports whether every invariant held.
 func (r *Report) OK() bool { return len(r.Failures) == 0 }
 
@@ -108,11 +117,7 @@ func (r *Report) WriteJSON(path string) error {
 
 // WriteSummary writes a human summary of r.
 func (r *Report) WriteSummary(w io.Writer) {
-	target := r.Config.Addr
-	if len(r.Config.URLs) > 1 {
-		target = strings.Join(r.Config.URLs, ",")
-	}
-	fmt.Fprintf(w, "loadgen %s against %s: %.1fs wall\n", r.Mode, target, r.WallSec)
+	fmt.Fprintf(w, "loadgen %s against %s: %.1fs wall\n", r.Mode, strings.Join(r.nodes(), ","), r.WallSec)
 	fmt.Fprintf(w, "  connections: %d/%d up", r.ConnsUp, r.ConnsWanted)
 	if r.ConnectErrors > 0 {
 		fmt.Fprintf(w, " (%d failed: %s)", r.ConnectErrors, r.ConnectError)

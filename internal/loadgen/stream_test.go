@@ -218,7 +218,11 @@ func TestSourceIP(t *testing.T) {
 		if err := cfg.Validate("connect"); err != nil {
 			t.Fatal(err)
 		}
-		if got := newDialer(&cfg).srcIP(tc.i).String(); got != tc.want {
+		d, err := newDialer(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.srcIP(tc.i).String(); got != tc.want {
 			t.Errorf("per %d offset %d slot %d: source %s, want %s", tc.per, tc.offset, tc.i, got, tc.want)
 		}
 	}

@@ -17,7 +17,9 @@ const DefaultSweepMaxP99 = 50 * time.Millisecond
 // per room (up to the room size) so per-connection rates stay under a
 // server's command limit, then by raising Rate. BestDeliveryRate is the
 // highest deliveries/s of a passing step.
-func RunSweep(ctx context.Context, cfg Config) (*Report, error) {
+func RunSweep(ctx context.Context, cfg Config) (*Report, error) { return sweepCmd(ctx, cfg, nil) }
+
+func sweepCmd(ctx context.Context, cfg Config, p progress) (*Report, error) {
 	if err := cfg.Validate("sweep"); err != nil {
 		return nil, err
 	}
@@ -27,10 +29,9 @@ func RunSweep(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Mode: "sweep", Config: cfg, Started: time.Now(), ConnsWanted: cfg.Conns}
 	cpu := markCPU()
 	cur := cfg
-	cur.JSONFile, cur.HTMLFile = "", ""
 	for i := 0; i < cfg.MaxSteps; i++ {
 		cur.Prefix = fmt.Sprintf("%s_s%d", cfg.Prefix, i)
-		st, err := runFanout(ctx, &cur, "sweep-step", nil)
+		st, err := runFanout(ctx, &cur, "sweep-step", nil, p)
 		if st != nil {
 			rep.Steps = append(rep.Steps, *st)
 			rep.ConnsUp, rep.ConnectErrors, rep.ConnectError = st.ConnsUp, st.ConnectErrors, st.ConnectError

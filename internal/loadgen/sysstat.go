@@ -169,6 +169,9 @@ func metricsSample(ctx context.Context, addr string) (ServerSample, error) {
 	if err != nil {
 		return s, err
 	}
+	// No keep-alive: an idle pooled connection would leave a reader
+	// goroutine behind the run.
+	req.Close = true
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return s, fmt.Errorf("GET /metrics on %s: %w", addr, err)

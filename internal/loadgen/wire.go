@@ -56,6 +56,59 @@ func closePayload(code int, reason string) []byte {
 	return append(b, reason...)
 }
 
+// closeCode reads the code of a close frame's payload:
+// command.CloseNoStatus when it carries none.
+func closeCode(p []byte) int {
+	if len(p) < 2 {
+		return command.CloseNoStatus
+	}
+	return int(binary.BigEndian.Uint16(p))
+}
+
+// clientCommand is the JSON of one client command of type typ with an
+// optional id and string arguments given as key, value pairs:
+// clientCommand(command.TypeSwitchRoom, "", "room", "r1") is
+// {"type":"switchroom","args":{"room":"r1"}}. Values are written as they
+// are: the generator only sends names and bodies that need no escaping.
+func clientCommand(typ command.Type, id string, kv ...string) []byte {
+	b := appendCommandStart(make([]byte, 0, 64), typ)
+	if len(kv) > 0 {
+		b = append(b, `,"args":{`...)
+		for i := 0; i+1 < len(kv); i += 2 {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = append(b, kv[i]...)
+			b = append(b, `":"`...)
+			b = append(b, kv[i+1]...)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	if id != "" {
+		b = append(b, `,"id":"`...)
+		b = append(b, id...)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// appendCommandStart appends the opening of a command of type typ,
+// {"type":"message", for the caller to continue.
+func appendCommandStart(dst []byte, typ command.Type) []byte {
+	dst = append(dst, `{"type":"`...)
+	dst = append(dst, typ.String()...)
+	return append(dst, '"')
+}
+
+// frameTypeNeedle is `"type":"<typ>"`, how a server frame of type typ
+// is recognised without decoding it.
+func frameTypeNeedle(typ string) []byte { return []byte(`"type":"` + typ + `"`) }
+
+// quoted is s in double quotes, a needle for a JSON string value.
+func quoted(s string) []byte { return []byte(`"` + s + `"`) }
+
 // frameHeader is one parsed frame header.
 type frameHeader struct {
 	fin    bool
@@ -172,15 +225,23 @@ type handshake struct {
 // connection, so a server's per-address limits see a realistic spread.
 type dialer struct {
 	cfg    *Config
+	target target // the nodes, resolved from cfg once
 	wsPath string
 
 	mu    sync.Mutex
 	https map[string]*http.Client // by source address ("" = kernel's choice)
 }
 
-func newDialer(cfg *Config) *dialer {
-	return &dialer{cfg: cfg, wsPath: "/ws", https: map[string]*http.Client{}}
+func newDialer(cfg *Config) (*dialer, error) {
+	t, err := cfg.target()
+	if err != nil {
+		return nil, err
+	}
+	return &dialer{cfg: cfg, target: t, wsPath: "/ws", https: map[string]*http.Client{}}, nil
 }
+
+// addr is the first node: /auth, probes and server samples go there.
+func (d *dialer) addr() string { return d.target.nodes[0] }
 
 // httpFor is the keep-alive HTTP client of slot i's source address.
 func (d *dialer) httpFor(i int) *http.Client {
@@ -222,7 +283,7 @@ func (d *dialer) close() {
 // than one address's worth of ephemeral ports can be used.
 func (d *dialer) srcIP(i int) net.IP {
 	per := d.cfg.ConnsPerSourceIP
-	if per <= 0 || !d.cfg.loopback {
+	if per <= 0 || !d.target.loopback {
 		return nil
 	}
 	k := (i+d.cfg.ConnOffset)/per + 1 // 1-based host number within 127.0.0.0/8
@@ -233,17 +294,14 @@ func (d *dialer) srcIP(i int) net.IP {
 // Connection i is in room i % Rooms, so the k-th member of every room goes
 // to node k % nodes: every room has members on every node.
 func (d *dialer) addrFor(i int) string {
-	n := len(d.cfg.URLs)
-	if n == 0 {
-		return d.cfg.Addr
-	}
-	return d.cfg.URLs[(i/max(d.cfg.Rooms, 1))%n]
+	nodes := d.target.nodes
+	return nodes[(i/max(d.cfg.Rooms, 1))%len(nodes)]
 }
 
 // auth obtains a token for nick from the first node (tokens are valid on
 // every node of a cluster), from the source address of slot i.
 func (d *dialer) auth(ctx context.Context, i int, nick string) (string, error) {
-	return d.authAt(ctx, i, d.cfg.Addr, nick)
+	return d.authAt(ctx, i, d.addr(), nick)
 }
 
 // authAt obtains a token for nick from the node at addr, from the source
