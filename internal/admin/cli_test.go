@@ -37,7 +37,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	out := run(0, "stats")
-	for _, s := range []string{"version ", "SHARD", "FRAMES/WRITE", "RATE-CLOSES", "SOCKETS", "connections 2 (sockets "} {
+	for _, s := range []string{"version ", "SHARD", "FRAMES/WRITE", "RATE-CLOSES", "SOCKETS", "connections 2 (sockets ", "METRIC", "ics_upgrades_rejected_total ", "ics_http_requests_total ", "ics_loop_commands_total "} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stats table lacks %q:\n%s", s, out)
 		}
