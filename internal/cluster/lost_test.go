@@ -6,31 +6,10 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/servertest"
 	"github.com/ics-chat/ics/internal/wstest"
 )
-
-// startNATS runs a standalone NATS server with JetStream on a loopback
-// port: the "existing NATS cluster" of -nats-url.
-func startNATS(t *testing.T) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: natsserver.RANDOM_PORT,
-		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
 
 func readyz(t *testing.T, addr string) (int, string) {
 	t.Helper()
@@ -48,7 +27,7 @@ func readyz(t *testing.T, addr string) (int, string) {
 // one, and when that NATS goes away the node goes not-ready and closes its
 // clients with 1012 so they reconnect elsewhere.
 func TestNodeCutOffFromNATSGoesNotReady(t *testing.T) {
-	ns := startNATS(t)
+	ns := servertest.NATS(t)
 	srv := servertest.Start(t, func(c *config.Config) {
 		c.NodeID = "solo"
 		c.NATSURLs = []string{ns.ClientURL()}

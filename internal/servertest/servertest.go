@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
 
 	"github.com/ics-chat/ics/internal/config"
@@ -93,4 +94,23 @@ func FreePorts(tb testing.TB, n int) []int {
 		_ = l.Close()
 	}
 	return ps
+}
+
+// NATS runs a standalone NATS server with JetStream on a loopback port (the
+// "existing NATS" of -nats-url) until the test ends.
+func NATS(tb testing.TB) *natsserver.Server {
+	tb.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: natsserver.RANDOM_PORT,
+		JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("NATS server not ready")
+	}
+	tb.Cleanup(ns.Shutdown)
+	return ns
 }
