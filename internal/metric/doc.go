@@ -6,10 +6,10 @@
 // here appears in neither.
 //
 // Why a package of its own and not a registry in each owner: the values
-// live in four owners (shard.Stats, wsio.LoopStats, wsio.Server,
-// cluster.Stats) that must not know about Prometheus or gRPC, and the two
-// consumers (internal/server for /metrics, internal/admin for gRPC) must
-// not know each other's formats. This package is the one place that sees
+// live in five owners (shard.Stats, wsio.LoopStats, wsio.Server,
+// fanout.Loop, cluster.Stats) that must not know about Prometheus or gRPC,
+// and the two consumers (internal/server for /metrics, internal/admin for
+// gRPC) must not know each other's formats. This package is the one place that sees
 // both sides: it imports the owners to read their atomics and nothing
 // imports it but the consumers.
 //

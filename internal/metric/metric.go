@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/ics-chat/ics/internal/cluster"
+	"github.com/ics-chat/ics/internal/fanout"
 	"github.com/ics-chat/ics/internal/shard"
 	"github.com/ics-chat/ics/internal/wsio"
 )
@@ -84,7 +85,8 @@ func (d *Def) LabelNames() []string {
 type Source struct {
 	Shards  *shard.Group
 	WS      *wsio.Server
-	Cluster *cluster.Node // nil on a single node: PerCluster rows are absent
+	Fanout  []*fanout.Loop // by loop index, as WS's loops
+	Cluster *cluster.Node  // nil on a single node: PerCluster rows are absent
 }
 
 // at is what a Def's read looks at: the whole source, plus the shard or
@@ -94,6 +96,7 @@ type at struct {
 	shard *shard.Shard
 	st    *shard.Stats
 	loop  *wsio.LoopStats
+	fan   *fanout.Loop
 }
 
 // Table is every declared value, in /metrics order. Callers must not
@@ -148,7 +151,7 @@ func (src *Source) Read(emit func(Sample)) {
 			}
 		case PerLoop:
 			for l, ls := range loops {
-				one(at{src: src, loop: ls}, strconv.Itoa(l))
+				one(at{src: src, loop: ls, fan: src.Fanout[l]}, strconv.Itoa(l))
 			}
 		case PerCluster:
 			one(at{src: src}, src.Cluster.ID())

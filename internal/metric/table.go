@@ -45,6 +45,8 @@ var table = []Def{
 	loop("ics_upgrades_total", "Completed WebSocket upgrades.", Counter, func(l *wsio.LoopStats) float64 { return u64(l.Upgrades.Load()) }),
 	loop("ics_upgrades_rejected_total", "Refused WebSocket handshakes.", Counter, func(l *wsio.LoopStats) float64 { return u64(l.Rejected.Load()) }),
 	loop("ics_http_requests_total", "Plain HTTP requests served.", Counter, func(l *wsio.LoopStats) float64 { return u64(l.HTTPRequests.Load()) }),
+	{Name: "ics_fanout_dropped_total", Help: "Frames dropped per event loop because its fan-out queue was full (each connection that lost one is closed 4008 as a slow consumer).", Kind: Counter, Per: PerLoop,
+		read: func(a at) float64 { return u64(a.fan.Dropped.Load()) }},
 	loop("ics_flush_window_seconds", "Live write-coalescing window per event loop (-flush-interval, widened up to -flush-max while the loop is busy).", Gauge,
 		func(l *wsio.LoopStats) float64 { return time.Duration(l.FlushWindow.Load()).Seconds() }),
 
