@@ -22,6 +22,7 @@ var table = []Def{
 	stat("ics_shard_inbox_high_water", "Largest inbox pass seen.", Gauge, func(s *shard.Stats) float64 { return i64(s.InboxHigh.Load()) }),
 	stat("ics_shard_inbox_passes_total", "Inbox passes per shard (ics_deliveries_total / passes is the batching factor).", Counter, func(s *shard.Stats) float64 { return u64(s.InboxPasses.Load()) }),
 	stat("ics_messages_in_total", "Chat messages published, per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.MessagesIn.Load()) }),
+	stat("ics_remote_messages_in_total", "Chat messages from other nodes published in rooms with local members, per shard (0 on a single node).", Counter, func(s *shard.Stats) float64 { return u64(s.RemoteIn.Load()) }),
 	stat("ics_deliveries_total", "Frames fanned out to connections, per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.Deliveries.Load()) }),
 	stat("ics_delivery_bytes_total", "Bytes of frames fanned out, per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.BytesOut.Load()) }),
 	stat("ics_shard_ops_total", "Ops handled per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.Commands.Load()) }),
