@@ -3,6 +3,7 @@ package admin_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -32,16 +33,14 @@ type sample struct {
 }
 
 func seriesOf(name string, labels map[string]string) series {
-	names := make([]string, 0, len(labels))
-	for n := range labels {
-		names = append(names, n)
+	var b strings.Builder
+	for i, n := range slices.Sorted(maps.Keys(labels)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", n, labels[n])
 	}
-	slices.Sort(names)
-	parts := make([]string, len(names))
-	for i, n := range names {
-		parts[i] = n + "=" + `"` + labels[n] + `"`
-	}
-	return series(name + "{" + strings.Join(parts, ",") + "}")
+	return series(name + "{" + b.String() + "}")
 }
 
 // scrape reads the server's own samples (ics_*) from /metrics over HTTP.
