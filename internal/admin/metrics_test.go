@@ -142,7 +142,7 @@ func TestMetricsAndAdminShowTheSameCounters(t *testing.T) {
 					// Joined to a standalone NATS (-nats-url): the
 					// smallest clustered node.
 					c.NodeID = "m1"
-					c.NATSURLs = []string{servertest.NATS(t).ClientURL()}
+					c.NATSURLs = []string{servertest.NATS(t, 0).ClientURL()}
 				}
 			}})
 			checkSameCounters(t, e, tt.clustered)

@@ -27,7 +27,7 @@ func readyz(t *testing.T, addr string) (int, string) {
 // one, and when that NATS goes away the node goes not-ready and closes its
 // clients with 1012 so they reconnect elsewhere.
 func TestNodeCutOffFromNATSGoesNotReady(t *testing.T) {
-	ns := servertest.NATS(t)
+	ns := servertest.NATS(t, 0)
 	srv := servertest.Start(t, func(c *config.Config) {
 		c.NodeID = "solo"
 		c.NATSURLs = []string{ns.ClientURL()}

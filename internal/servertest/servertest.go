@@ -96,12 +96,15 @@ func FreePorts(tb testing.TB, n int) []int {
 	return ps
 }
 
-// NATS runs a standalone NATS server with JetStream on a loopback port (the
-// "existing NATS" of -nats-url) until the test ends.
-func NATS(tb testing.TB) *natsserver.Server {
+// NATS runs a standalone NATS server with JetStream on loopback port port
+// (0 picks one): the "existing NATS" of -nats-url, until the test ends.
+func NATS(tb testing.TB, port int) *natsserver.Server {
 	tb.Helper()
+	if port == 0 {
+		port = natsserver.RANDOM_PORT
+	}
 	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: natsserver.RANDOM_PORT,
+		Host: "127.0.0.1", Port: port,
 		JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true,
 	})
 	if err != nil {
