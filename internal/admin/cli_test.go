@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +38,15 @@ func TestCLI(t *testing.T) {
 	}
 
 	out := run(0, "stats")
-	for _, s := range []string{"version ", "SHARD", "FRAMES/WRITE", "RATE-CLOSES", "SOCKETS", "connections 2 (sockets "} {
+	for _, s := range []string{"version ", "SHARD", "FRAMES/WRITE", "RATE-CLOSES", "SOCKETS", "connections 2 (sockets ", "METRIC", "ics_upgrades_rejected_total ", "ics_http_requests_total ", "ics_loop_commands_total "} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stats table lacks %q:\n%s", s, out)
 		}
+	}
+	// The METRIC section: one row per metric, its per-loop values side by
+	// side (two loops, alice and bob connected).
+	if row := lineOf(out, "ics_websocket_connections "); len(row) != 4 || row[1] != "loop=0..1" || atof(t, row[2])+atof(t, row[3]) != 2 {
+		t.Errorf("stats: websocket connections row %q, want loop=0..1 and values adding up to 2", row)
 	}
 	// A single node lists itself as the only node of its "cluster".
 	out = run(0, "nodes")
@@ -96,4 +102,23 @@ func TestCLI(t *testing.T) {
 	if code, _ := alice.ExpectClose(t, 3*time.Second); code != command.CloseServiceRestart {
 		t.Fatalf("alice closed %d", code)
 	}
+}
+
+// lineOf returns the fields of the first line of out that starts with prefix.
+func lineOf(out, prefix string) []string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return strings.Fields(l)
+		}
+	}
+	return nil
+}
+
+func atof(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

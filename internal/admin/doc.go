@@ -12,6 +12,8 @@
 // which queue work on the owning shard and wait for the answer with the
 // RPC's context), and connections are only ever closed or moved by their own
 // event loop, on the shard's order. It only reads counters that are atomics.
+// It must never declare a counter of its own: GetStats' metrics list is read
+// from internal/metric's table, the one /metrics serves.
 // It must never serve on a non-loopback address without a token unless told
 // to (-admin-insecure).
 //

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/command"
+	"github.com/ics-chat/ics/internal/metric"
 	"github.com/ics-chat/ics/internal/server"
 	"github.com/ics-chat/ics/internal/shard"
 	adminv1 "github.com/ics-chat/ics/proto/ics/admin/v1"
@@ -102,7 +103,31 @@ func (s *Server) snapshot() *adminv1.GetStatsResponse {
 		}
 		resp.Loops = append(resp.Loops, ls)
 	}
+	resp.Metrics = metricsPB(s.srv.Metrics())
 	return resp
+}
+
+// metricsPB is every sample /metrics has, from the same table.
+func metricsPB(src *metric.Source) []*adminv1.Metric {
+	var out []*adminv1.Metric
+	src.Read(func(sm metric.Sample) {
+		m := &adminv1.Metric{Name: sm.Def.Name, Value: sm.Value, Kind: kindPB(sm.Def.Kind)}
+		for _, l := range sm.Labels() {
+			m.Labels = append(m.Labels, &adminv1.Label{Name: l.Name, Value: l.Value})
+		}
+		out = append(out, m)
+	})
+	return out
+}
+
+func kindPB(k metric.Kind) adminv1.MetricKind {
+	switch k {
+	case metric.Counter:
+		return adminv1.MetricKind_METRIC_KIND_COUNTER
+	case metric.Gauge:
+		return adminv1.MetricKind_METRIC_KIND_GAUGE
+	}
+	return adminv1.MetricKind_METRIC_KIND_UNSPECIFIED
 }
 
 // WatchStats implements AdminService.

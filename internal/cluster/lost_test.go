@@ -16,28 +16,6 @@ import (
 	"github.com/ics-chat/ics/internal/wstest"
 )
 
-// startNATS runs a standalone NATS server with JetStream on a loopback
-// port: the "existing NATS cluster" of -nats-url. port 0 picks one.
-func startNATS(t *testing.T, port int) *natsserver.Server {
-	t.Helper()
-	if port == 0 {
-		port = natsserver.RANDOM_PORT
-	}
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: port,
-		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
 // startNATSCluster runs n standalone NATS servers routed to each other,
 // JetStream clustered: an existing NATS cluster as operators run one.
 func startNATSCluster(t *testing.T, n int) []*natsserver.Server {
@@ -88,7 +66,7 @@ func readyz(t *testing.T, addr string) (int, string) {
 // clients with 1012 so they reconnect elsewhere; when NATS is back (here
 // restarted empty on the same port), the node rejoins and serves again.
 func TestNodeCutOffFromNATSGoesNotReadyThenRejoins(t *testing.T) {
-	ns := startNATS(t, 0)
+	ns := servertest.NATS(t, 0)
 	port := ns.Addr().(*net.TCPAddr).Port
 	srv := servertest.Start(t, func(c *config.Config) {
 		c.NodeID = "solo"
@@ -116,7 +94,7 @@ func TestNodeCutOffFromNATSGoesNotReadyThenRejoins(t *testing.T) {
 		t.Fatal("/ws accepted while the cluster is lost")
 	}
 
-	startNATS(t, port)
+	servertest.NATS(t, port)
 	eventually(t, 20*time.Second, "node ready again after NATS came back", func() bool {
 		st, _ := readyz(t, addr)
 		return st == http.StatusOK

@@ -244,6 +244,11 @@ func TestLoopQueueOverflowClosesWithoutGap(t *testing.T) {
 	if next == 500 {
 		t.Fatal("every message fit: the queue bound was not exercised")
 	}
+	// The frames that did not fit are counted (before the close that
+	// follows them).
+	if n := metric(t, addr, "ics_fanout_dropped_total"); n < 1 {
+		t.Errorf("ics_fanout_dropped_total = %v after an overflow, want at least 1", n)
+	}
 }
 
 // frameBytes is p as one masked client text frame.

@@ -3,5 +3,5 @@
 // /metrics). It owns the process-level lifecycle: Start, Drain, Stop.
 //
 // It must never touch room or connection state itself: it only wires the
-// packages that own them and reads their counters for /metrics.
+// packages that own them and serves the declared counters (internal/metric) on /metrics.
 package server

@@ -18,6 +18,7 @@ import (
 	"github.com/ics-chat/ics/internal/cluster"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/fanout"
+	"github.com/ics-chat/ics/internal/metric"
 	"github.com/ics-chat/ics/internal/shard"
 	"github.com/ics-chat/ics/internal/wsio"
 )
@@ -102,11 +103,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newCollector(s),
+		metric.NewCollector(s.Metrics()),
 	)
-	if s.cluster != nil {
-		s.registry.MustRegister(newClusterCollector(s.cluster))
-	}
 	return s, nil
 }
 

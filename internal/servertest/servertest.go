@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
 
 	"github.com/ics-chat/ics/internal/config"
@@ -93,4 +94,26 @@ func FreePorts(tb testing.TB, n int) []int {
 		_ = l.Close()
 	}
 	return ps
+}
+
+// NATS runs a standalone NATS server with JetStream on loopback port port
+// (0 picks one): the "existing NATS" of -nats-url, until the test ends.
+func NATS(tb testing.TB, port int) *natsserver.Server {
+	tb.Helper()
+	if port == 0 {
+		port = natsserver.RANDOM_PORT
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: port,
+		JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("NATS server not ready")
+	}
+	tb.Cleanup(ns.Shutdown)
+	return ns
 }

@@ -33,7 +33,7 @@ const DefaultAddr = "127.0.0.1:9090"
 const usage = `Usage: server admin COMMAND [flags] [args]
 
 Commands:
-  stats                      node, shard and event-loop statistics
+  stats                      node, shard and event-loop statistics, then every /metrics value
   watch [-interval 1s] [-count N]
                              stats again every interval until interrupted
   nodes                      the cluster's nodes (registry): addresses, start, load
@@ -417,6 +417,9 @@ func statsTable(tw *tabwriter.Writer, r *adminv1.GetStatsResponse) {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%d\t%d\t%d\n", l.Index, l.Connections, l.Sockets, l.WriteCalls, l.Frames,
 			l.FramesPerWrite, l.GetFlushWindow().AsDuration().Round(10*time.Microsecond), bytesStr(l.BytesOut), l.SlowConsumerCloses, l.RateLimited, l.RateLimitCloses)
 	}
+	tw.Flush()
+	fmt.Fprintln(tw)
+	metricsTable(tw, r.GetMetrics())
 }
 
 func bytesStr(b uint64) string {

@@ -44,6 +44,57 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type MetricKind int32
+
+const (
+	MetricKind_METRIC_KIND_UNSPECIFIED MetricKind = 0
+	// Only grows (since the process started).
+	MetricKind_METRIC_KIND_COUNTER MetricKind = 1
+	// Goes up and down.
+	MetricKind_METRIC_KIND_GAUGE MetricKind = 2
+)
+
+// Enum value maps for MetricKind.
+var (
+	MetricKind_name = map[int32]string{
+		0: "METRIC_KIND_UNSPECIFIED",
+		1: "METRIC_KIND_COUNTER",
+		2: "METRIC_KIND_GAUGE",
+	}
+	MetricKind_value = map[string]int32{
+		"METRIC_KIND_UNSPECIFIED": 0,
+		"METRIC_KIND_COUNTER":     1,
+		"METRIC_KIND_GAUGE":       2,
+	}
+)
+
+func (x MetricKind) Enum() *MetricKind {
+	p := new(MetricKind)
+	*p = x
+	return p
+}
+
+func (x MetricKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MetricKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_ics_admin_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (MetricKind) Type() protoreflect.EnumType {
+	return &file_ics_admin_v1_admin_proto_enumTypes[0]
+}
+
+func (x MetricKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MetricKind.Descriptor instead.
+func (MetricKind) EnumDescriptor() ([]byte, []int) {
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
 type GetStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -134,7 +185,13 @@ type GetStatsResponse struct {
 	// One entry per shard, in shard order.
 	Shards []*ShardStats `protobuf:"bytes,3,rep,name=shards,proto3" json:"shards,omitempty"`
 	// One entry per event loop, in loop order.
-	Loops         []*LoopStats `protobuf:"bytes,4,rep,name=loops,proto3" json:"loops,omitempty"`
+	Loops []*LoopStats `protobuf:"bytes,4,rep,name=loops,proto3" json:"loops,omitempty"`
+	// Every sample /metrics exports from the server's own counters (not the
+	// Go and process collectors), in /metrics order, read from the same
+	// declaration (internal/metric): a counter on /metrics is here too, with
+	// the same name and labels. The typed fields above stay for existing
+	// clients; this list is the complete one.
+	Metrics       []*Metric `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -197,6 +254,137 @@ func (x *GetStatsResponse) GetLoops() []*LoopStats {
 	return nil
 }
 
+func (x *GetStatsResponse) GetMetrics() []*Metric {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// Metric is one sample of a /metrics family.
+type Metric struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Prometheus name, e.g. "ics_upgrades_rejected_total".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its labels, e.g. loop="0" (none for node-wide values).
+	Labels        []*Label   `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty"`
+	Value         float64    `protobuf:"fixed64,3,opt,name=value,proto3" json:"value,omitempty"`
+	Kind          MetricKind `protobuf:"varint,4,opt,name=kind,proto3,enum=ics.admin.v1.MetricKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Metric) Reset() {
+	*x = Metric{}
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metric) ProtoMessage() {}
+
+func (x *Metric) ProtoReflect() protoreflect.Message {
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metric.ProtoReflect.Descriptor instead.
+func (*Metric) Descriptor() ([]byte, []int) {
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Metric) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Metric) GetLabels() []*Label {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Metric) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Metric) GetKind() MetricKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MetricKind_METRIC_KIND_UNSPECIFIED
+}
+
+// Label is one label of a Metric.
+type Label struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Label) Reset() {
+	*x = Label{}
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Label) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Label) ProtoMessage() {}
+
+func (x *Label) ProtoReflect() protoreflect.Message {
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Label.ProtoReflect.Descriptor instead.
+func (*Label) Descriptor() ([]byte, []int) {
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Label) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Label) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 // NodeStats describe the process.
 type NodeStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -230,7 +418,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -242,7 +430,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -255,7 +443,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NodeStats) GetVersion() string {
@@ -384,7 +572,7 @@ type ShardStats struct {
 
 func (x *ShardStats) Reset() {
 	*x = ShardStats{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +584,7 @@ func (x *ShardStats) String() string {
 func (*ShardStats) ProtoMessage() {}
 
 func (x *ShardStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +597,7 @@ func (x *ShardStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardStats.ProtoReflect.Descriptor instead.
 func (*ShardStats) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ShardStats) GetIndex() int32 {
@@ -547,7 +735,7 @@ type LoopStats struct {
 
 func (x *LoopStats) Reset() {
 	*x = LoopStats{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +747,7 @@ func (x *LoopStats) String() string {
 func (*LoopStats) ProtoMessage() {}
 
 func (x *LoopStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +760,7 @@ func (x *LoopStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoopStats.ProtoReflect.Descriptor instead.
 func (*LoopStats) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LoopStats) GetIndex() int32 {
@@ -699,7 +887,7 @@ type ListRoomsRequest struct {
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +899,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +912,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListRoomsRequest) GetPageSize() int32 {
@@ -752,7 +940,7 @@ type ListRoomsResponse struct {
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +952,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +965,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*Room {
@@ -815,7 +1003,7 @@ type Room struct {
 
 func (x *Room) Reset() {
 	*x = Room{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1015,7 @@ func (x *Room) String() string {
 func (*Room) ProtoMessage() {}
 
 func (x *Room) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1028,7 @@ func (x *Room) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Room.ProtoReflect.Descriptor instead.
 func (*Room) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Room) GetName() string {
@@ -900,7 +1088,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1100,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1113,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListUsersRequest) GetRoom() string {
@@ -960,7 +1148,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1160,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1173,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -1023,7 +1211,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1223,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1236,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *User) GetNickname() string {
@@ -1114,7 +1302,7 @@ type KickRequest struct {
 
 func (x *KickRequest) Reset() {
 	*x = KickRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1314,7 @@ func (x *KickRequest) String() string {
 func (*KickRequest) ProtoMessage() {}
 
 func (x *KickRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1327,7 @@ func (x *KickRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KickRequest.ProtoReflect.Descriptor instead.
 func (*KickRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *KickRequest) GetNickname() string {
@@ -1164,7 +1352,7 @@ type KickResponse struct {
 
 func (x *KickResponse) Reset() {
 	*x = KickResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1364,7 @@ func (x *KickResponse) String() string {
 func (*KickResponse) ProtoMessage() {}
 
 func (x *KickResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1377,7 @@ func (x *KickResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KickResponse.ProtoReflect.Descriptor instead.
 func (*KickResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 type BroadcastRequest struct {
@@ -1204,7 +1392,7 @@ type BroadcastRequest struct {
 
 func (x *BroadcastRequest) Reset() {
 	*x = BroadcastRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1404,7 @@ func (x *BroadcastRequest) String() string {
 func (*BroadcastRequest) ProtoMessage() {}
 
 func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1417,7 @@ func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
 func (*BroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BroadcastRequest) GetRoom() string {
@@ -1257,7 +1445,7 @@ type BroadcastResponse struct {
 
 func (x *BroadcastResponse) Reset() {
 	*x = BroadcastResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1457,7 @@ func (x *BroadcastResponse) String() string {
 func (*BroadcastResponse) ProtoMessage() {}
 
 func (x *BroadcastResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1470,7 @@ func (x *BroadcastResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastResponse.ProtoReflect.Descriptor instead.
 func (*BroadcastResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BroadcastResponse) GetRooms() int64 {
@@ -1309,7 +1497,7 @@ type CreateRoomRequest struct {
 
 func (x *CreateRoomRequest) Reset() {
 	*x = CreateRoomRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1509,7 @@ func (x *CreateRoomRequest) String() string {
 func (*CreateRoomRequest) ProtoMessage() {}
 
 func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1522,7 @@ func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoomRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateRoomRequest) GetName() string {
@@ -1353,7 +1541,7 @@ type CreateRoomResponse struct {
 
 func (x *CreateRoomResponse) Reset() {
 	*x = CreateRoomResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1553,7 @@ func (x *CreateRoomResponse) String() string {
 func (*CreateRoomResponse) ProtoMessage() {}
 
 func (x *CreateRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1566,7 @@ func (x *CreateRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomResponse.ProtoReflect.Descriptor instead.
 func (*CreateRoomResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateRoomResponse) GetRoom() *Room {
@@ -1397,7 +1585,7 @@ type DeleteRoomRequest struct {
 
 func (x *DeleteRoomRequest) Reset() {
 	*x = DeleteRoomRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1597,7 @@ func (x *DeleteRoomRequest) String() string {
 func (*DeleteRoomRequest) ProtoMessage() {}
 
 func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1610,7 @@ func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoomRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteRoomRequest) GetName() string {
@@ -1442,7 +1630,7 @@ type DeleteRoomResponse struct {
 
 func (x *DeleteRoomResponse) Reset() {
 	*x = DeleteRoomResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1642,7 @@ func (x *DeleteRoomResponse) String() string {
 func (*DeleteRoomResponse) ProtoMessage() {}
 
 func (x *DeleteRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1655,7 @@ func (x *DeleteRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRoomResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteRoomResponse) GetMoved() int64 {
@@ -1488,7 +1676,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1688,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1701,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DrainRequest) GetTimeout() *durationpb.Duration {
@@ -1533,7 +1721,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1733,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1746,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DrainResponse) GetRemaining() int64 {
@@ -1576,7 +1764,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1776,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1789,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 type ListNodesResponse struct {
@@ -1613,7 +1801,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1813,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1826,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListNodesResponse) GetNodes() []*Node {
@@ -1668,7 +1856,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1868,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_ics_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_ics_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1881,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_ics_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Node) GetId() string {
@@ -1759,12 +1947,21 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"\x18ics/admin/v1/admin.proto\x12\fics.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
 	"\x0fGetStatsRequest\"J\n" +
 	"\x11WatchStatsRequest\x125\n" +
-	"\binterval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\binterval\"\xd0\x01\n" +
+	"\binterval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\binterval\"\x80\x02\n" +
 	"\x10GetStatsResponse\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12+\n" +
 	"\x04node\x18\x02 \x01(\v2\x17.ics.admin.v1.NodeStatsR\x04node\x120\n" +
 	"\x06shards\x18\x03 \x03(\v2\x18.ics.admin.v1.ShardStatsR\x06shards\x12-\n" +
-	"\x05loops\x18\x04 \x03(\v2\x17.ics.admin.v1.LoopStatsR\x05loops\"\xd3\x03\n" +
+	"\x05loops\x18\x04 \x03(\v2\x17.ics.admin.v1.LoopStatsR\x05loops\x12.\n" +
+	"\ametrics\x18\x05 \x03(\v2\x14.ics.admin.v1.MetricR\ametrics\"\x8d\x01\n" +
+	"\x06Metric\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
+	"\x06labels\x18\x02 \x03(\v2\x13.ics.admin.v1.LabelR\x06labels\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\x01R\x05value\x12,\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x18.ics.admin.v1.MetricKindR\x04kind\"1\n" +
+	"\x05Label\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xd3\x03\n" +
 	"\tNodeStats\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -1892,7 +2089,12 @@ const file_ics_admin_v1_admin_proto_rawDesc = "" +
 	"\aupdated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x12 \n" +
 	"\vconnections\x18\x06 \x01(\x03R\vconnections\x12\x14\n" +
 	"\x05rooms\x18\a \x01(\x03R\x05rooms\x12\x12\n" +
-	"\x04self\x18\b \x01(\bR\x04self2\x85\x06\n" +
+	"\x04self\x18\b \x01(\bR\x04self*Y\n" +
+	"\n" +
+	"MetricKind\x12\x1b\n" +
+	"\x17METRIC_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13METRIC_KIND_COUNTER\x10\x01\x12\x15\n" +
+	"\x11METRIC_KIND_GAUGE\x10\x022\x85\x06\n" +
 	"\fAdminService\x12I\n" +
 	"\bGetStats\x12\x1d.ics.admin.v1.GetStatsRequest\x1a\x1e.ics.admin.v1.GetStatsResponse\x12O\n" +
 	"\n" +
@@ -1920,78 +2122,85 @@ func file_ics_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_ics_admin_v1_admin_proto_rawDescData
 }
 
-var file_ics_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_ics_admin_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_ics_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_ics_admin_v1_admin_proto_goTypes = []any{
-	(*GetStatsRequest)(nil),       // 0: ics.admin.v1.GetStatsRequest
-	(*WatchStatsRequest)(nil),     // 1: ics.admin.v1.WatchStatsRequest
-	(*GetStatsResponse)(nil),      // 2: ics.admin.v1.GetStatsResponse
-	(*NodeStats)(nil),             // 3: ics.admin.v1.NodeStats
-	(*ShardStats)(nil),            // 4: ics.admin.v1.ShardStats
-	(*LoopStats)(nil),             // 5: ics.admin.v1.LoopStats
-	(*ListRoomsRequest)(nil),      // 6: ics.admin.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 7: ics.admin.v1.ListRoomsResponse
-	(*Room)(nil),                  // 8: ics.admin.v1.Room
-	(*ListUsersRequest)(nil),      // 9: ics.admin.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),     // 10: ics.admin.v1.ListUsersResponse
-	(*User)(nil),                  // 11: ics.admin.v1.User
-	(*KickRequest)(nil),           // 12: ics.admin.v1.KickRequest
-	(*KickResponse)(nil),          // 13: ics.admin.v1.KickResponse
-	(*BroadcastRequest)(nil),      // 14: ics.admin.v1.BroadcastRequest
-	(*BroadcastResponse)(nil),     // 15: ics.admin.v1.BroadcastResponse
-	(*CreateRoomRequest)(nil),     // 16: ics.admin.v1.CreateRoomRequest
-	(*CreateRoomResponse)(nil),    // 17: ics.admin.v1.CreateRoomResponse
-	(*DeleteRoomRequest)(nil),     // 18: ics.admin.v1.DeleteRoomRequest
-	(*DeleteRoomResponse)(nil),    // 19: ics.admin.v1.DeleteRoomResponse
-	(*DrainRequest)(nil),          // 20: ics.admin.v1.DrainRequest
-	(*DrainResponse)(nil),         // 21: ics.admin.v1.DrainResponse
-	(*ListNodesRequest)(nil),      // 22: ics.admin.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),     // 23: ics.admin.v1.ListNodesResponse
-	(*Node)(nil),                  // 24: ics.admin.v1.Node
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(MetricKind)(0),               // 0: ics.admin.v1.MetricKind
+	(*GetStatsRequest)(nil),       // 1: ics.admin.v1.GetStatsRequest
+	(*WatchStatsRequest)(nil),     // 2: ics.admin.v1.WatchStatsRequest
+	(*GetStatsResponse)(nil),      // 3: ics.admin.v1.GetStatsResponse
+	(*Metric)(nil),                // 4: ics.admin.v1.Metric
+	(*Label)(nil),                 // 5: ics.admin.v1.Label
+	(*NodeStats)(nil),             // 6: ics.admin.v1.NodeStats
+	(*ShardStats)(nil),            // 7: ics.admin.v1.ShardStats
+	(*LoopStats)(nil),             // 8: ics.admin.v1.LoopStats
+	(*ListRoomsRequest)(nil),      // 9: ics.admin.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 10: ics.admin.v1.ListRoomsResponse
+	(*Room)(nil),                  // 11: ics.admin.v1.Room
+	(*ListUsersRequest)(nil),      // 12: ics.admin.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),     // 13: ics.admin.v1.ListUsersResponse
+	(*User)(nil),                  // 14: ics.admin.v1.User
+	(*KickRequest)(nil),           // 15: ics.admin.v1.KickRequest
+	(*KickResponse)(nil),          // 16: ics.admin.v1.KickResponse
+	(*BroadcastRequest)(nil),      // 17: ics.admin.v1.BroadcastRequest
+	(*BroadcastResponse)(nil),     // 18: ics.admin.v1.BroadcastResponse
+	(*CreateRoomRequest)(nil),     // 19: ics.admin.v1.CreateRoomRequest
+	(*CreateRoomResponse)(nil),    // 20: ics.admin.v1.CreateRoomResponse
+	(*DeleteRoomRequest)(nil),     // 21: ics.admin.v1.DeleteRoomRequest
+	(*DeleteRoomResponse)(nil),    // 22: ics.admin.v1.DeleteRoomResponse
+	(*DrainRequest)(nil),          // 23: ics.admin.v1.DrainRequest
+	(*DrainResponse)(nil),         // 24: ics.admin.v1.DrainResponse
+	(*ListNodesRequest)(nil),      // 25: ics.admin.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 26: ics.admin.v1.ListNodesResponse
+	(*Node)(nil),                  // 27: ics.admin.v1.Node
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_ics_admin_v1_admin_proto_depIdxs = []int32{
-	25, // 0: ics.admin.v1.WatchStatsRequest.interval:type_name -> google.protobuf.Duration
-	26, // 1: ics.admin.v1.GetStatsResponse.time:type_name -> google.protobuf.Timestamp
-	3,  // 2: ics.admin.v1.GetStatsResponse.node:type_name -> ics.admin.v1.NodeStats
-	4,  // 3: ics.admin.v1.GetStatsResponse.shards:type_name -> ics.admin.v1.ShardStats
-	5,  // 4: ics.admin.v1.GetStatsResponse.loops:type_name -> ics.admin.v1.LoopStats
-	26, // 5: ics.admin.v1.NodeStats.start_time:type_name -> google.protobuf.Timestamp
-	25, // 6: ics.admin.v1.NodeStats.uptime:type_name -> google.protobuf.Duration
-	25, // 7: ics.admin.v1.LoopStats.flush_window:type_name -> google.protobuf.Duration
-	8,  // 8: ics.admin.v1.ListRoomsResponse.rooms:type_name -> ics.admin.v1.Room
-	11, // 9: ics.admin.v1.ListUsersResponse.users:type_name -> ics.admin.v1.User
-	26, // 10: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
-	8,  // 11: ics.admin.v1.CreateRoomResponse.room:type_name -> ics.admin.v1.Room
-	25, // 12: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
-	24, // 13: ics.admin.v1.ListNodesResponse.nodes:type_name -> ics.admin.v1.Node
-	26, // 14: ics.admin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
-	26, // 15: ics.admin.v1.Node.updated:type_name -> google.protobuf.Timestamp
-	0,  // 16: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
-	1,  // 17: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
-	6,  // 18: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
-	9,  // 19: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
-	12, // 20: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
-	14, // 21: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
-	16, // 22: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
-	18, // 23: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
-	20, // 24: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
-	22, // 25: ics.admin.v1.AdminService.ListNodes:input_type -> ics.admin.v1.ListNodesRequest
-	2,  // 26: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
-	2,  // 27: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
-	7,  // 28: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
-	10, // 29: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
-	13, // 30: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
-	15, // 31: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
-	17, // 32: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
-	19, // 33: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
-	21, // 34: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
-	23, // 35: ics.admin.v1.AdminService.ListNodes:output_type -> ics.admin.v1.ListNodesResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	28, // 0: ics.admin.v1.WatchStatsRequest.interval:type_name -> google.protobuf.Duration
+	29, // 1: ics.admin.v1.GetStatsResponse.time:type_name -> google.protobuf.Timestamp
+	6,  // 2: ics.admin.v1.GetStatsResponse.node:type_name -> ics.admin.v1.NodeStats
+	7,  // 3: ics.admin.v1.GetStatsResponse.shards:type_name -> ics.admin.v1.ShardStats
+	8,  // 4: ics.admin.v1.GetStatsResponse.loops:type_name -> ics.admin.v1.LoopStats
+	4,  // 5: ics.admin.v1.GetStatsResponse.metrics:type_name -> ics.admin.v1.Metric
+	5,  // 6: ics.admin.v1.Metric.labels:type_name -> ics.admin.v1.Label
+	0,  // 7: ics.admin.v1.Metric.kind:type_name -> ics.admin.v1.MetricKind
+	29, // 8: ics.admin.v1.NodeStats.start_time:type_name -> google.protobuf.Timestamp
+	28, // 9: ics.admin.v1.NodeStats.uptime:type_name -> google.protobuf.Duration
+	28, // 10: ics.admin.v1.LoopStats.flush_window:type_name -> google.protobuf.Duration
+	11, // 11: ics.admin.v1.ListRoomsResponse.rooms:type_name -> ics.admin.v1.Room
+	14, // 12: ics.admin.v1.ListUsersResponse.users:type_name -> ics.admin.v1.User
+	29, // 13: ics.admin.v1.User.connected_since:type_name -> google.protobuf.Timestamp
+	11, // 14: ics.admin.v1.CreateRoomResponse.room:type_name -> ics.admin.v1.Room
+	28, // 15: ics.admin.v1.DrainRequest.timeout:type_name -> google.protobuf.Duration
+	27, // 16: ics.admin.v1.ListNodesResponse.nodes:type_name -> ics.admin.v1.Node
+	29, // 17: ics.admin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
+	29, // 18: ics.admin.v1.Node.updated:type_name -> google.protobuf.Timestamp
+	1,  // 19: ics.admin.v1.AdminService.GetStats:input_type -> ics.admin.v1.GetStatsRequest
+	2,  // 20: ics.admin.v1.AdminService.WatchStats:input_type -> ics.admin.v1.WatchStatsRequest
+	9,  // 21: ics.admin.v1.AdminService.ListRooms:input_type -> ics.admin.v1.ListRoomsRequest
+	12, // 22: ics.admin.v1.AdminService.ListUsers:input_type -> ics.admin.v1.ListUsersRequest
+	15, // 23: ics.admin.v1.AdminService.Kick:input_type -> ics.admin.v1.KickRequest
+	17, // 24: ics.admin.v1.AdminService.Broadcast:input_type -> ics.admin.v1.BroadcastRequest
+	19, // 25: ics.admin.v1.AdminService.CreateRoom:input_type -> ics.admin.v1.CreateRoomRequest
+	21, // 26: ics.admin.v1.AdminService.DeleteRoom:input_type -> ics.admin.v1.DeleteRoomRequest
+	23, // 27: ics.admin.v1.AdminService.Drain:input_type -> ics.admin.v1.DrainRequest
+	25, // 28: ics.admin.v1.AdminService.ListNodes:input_type -> ics.admin.v1.ListNodesRequest
+	3,  // 29: ics.admin.v1.AdminService.GetStats:output_type -> ics.admin.v1.GetStatsResponse
+	3,  // 30: ics.admin.v1.AdminService.WatchStats:output_type -> ics.admin.v1.GetStatsResponse
+	10, // 31: ics.admin.v1.AdminService.ListRooms:output_type -> ics.admin.v1.ListRoomsResponse
+	13, // 32: ics.admin.v1.AdminService.ListUsers:output_type -> ics.admin.v1.ListUsersResponse
+	16, // 33: ics.admin.v1.AdminService.Kick:output_type -> ics.admin.v1.KickResponse
+	18, // 34: ics.admin.v1.AdminService.Broadcast:output_type -> ics.admin.v1.BroadcastResponse
+	20, // 35: ics.admin.v1.AdminService.CreateRoom:output_type -> ics.admin.v1.CreateRoomResponse
+	22, // 36: ics.admin.v1.AdminService.DeleteRoom:output_type -> ics.admin.v1.DeleteRoomResponse
+	24, // 37: ics.admin.v1.AdminService.Drain:output_type -> ics.admin.v1.DrainResponse
+	26, // 38: ics.admin.v1.AdminService.ListNodes:output_type -> ics.admin.v1.ListNodesResponse
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_ics_admin_v1_admin_proto_init() }
@@ -2004,13 +2213,14 @@ func file_ics_admin_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ics_admin_v1_admin_proto_rawDesc), len(file_ics_admin_v1_admin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   25,
+			NumEnums:      1,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_ics_admin_v1_admin_proto_goTypes,
 		DependencyIndexes: file_ics_admin_v1_admin_proto_depIdxs,
+		EnumInfos:         file_ics_admin_v1_admin_proto_enumTypes,
 		MessageInfos:      file_ics_admin_v1_admin_proto_msgTypes,
 	}.Build()
 	File_ics_admin_v1_admin_proto = out.File
