@@ -24,7 +24,7 @@
     sidebar: $('sidebar'), sidebarToggle: $('sidebar-toggle'),
     roomList: $('room-list'), refreshRooms: $('refresh-rooms'),
     createForm: $('create-room-form'), newRoom: $('new-room-input'),
-    userList: $('user-list'), userCount: $('user-count'),
+    userList: $('user-list'), userCount: $('user-count'), usersMore: $('users-more'),
     nickForm: $('nick-form'), nickInput: $('nick-input'),
     banner: $('error-banner'), bannerText: $('error-text'), bannerDismiss: $('error-dismiss'),
     messages: $('messages'), msgForm: $('message-form'), msgInput: $('message-input'),
@@ -46,6 +46,10 @@
     return u.toString();
   }
 
+  // A big room is listed a page at a time: the first page at once, the
+  // next ones when asked ("Show more").
+  const USERS_PAGE = 200;
+
   const state = {
     nick: '',           // our nickname (as the server knows it)
     token: '',          // token for reconnects (refreshed on setnick)
@@ -61,6 +65,8 @@
     openedAt: 0,        // when the current connection opened (ms)
     rejoin: '',         // room to go back to after a reconnect
     users: [],
+    usersTotal: 0,      // the room's size (the server's `total`)
+    usersMore: false,   // names follow the ones listed: "Show more" asks for them
     rooms: [],
     seq: 0,
     pending: new Map(), // id -> what the command was (for error context)
@@ -308,7 +314,10 @@
       li.appendChild(name);
       el.userList.appendChild(li);
     }
-    el.userCount.textContent = '(' + state.users.length + ')';
+    const total = Math.max(state.usersTotal, state.users.length);
+    el.userCount.textContent = '(' + total + ')';
+    el.usersMore.hidden = !state.usersMore;
+    el.usersMore.textContent = 'Show ' + Math.min(USERS_PAGE, total - state.users.length) + ' more of ' + (total - state.users.length);
   }
 
   function renderRooms() {
@@ -352,7 +361,7 @@
   }
   function refreshUsersSoon() {
     clearTimeout(state.usersTimer);
-    state.usersTimer = setTimeout(() => send('listusers', {}, 'listusers'), 150);
+    state.usersTimer = setTimeout(() => send('listusers', { limit: USERS_PAGE }, 'listusers'), 150);
   }
 
   // ---------- incoming frames ----------
@@ -380,7 +389,7 @@
           setRoom(f.room);
           if (!el.messages.querySelector('li.notice.divider')) addNotice('You are in #' + f.room, 'divider');
           onOwnJoined(f);
-          send('listusers', {}, 'listusers');
+          send('listusers', { limit: USERS_PAGE }, 'listusers');
           // watch: the server pushes the room list whenever it changes.
           send('listrooms', { watch: true }, 'listrooms');
         } else {
@@ -406,9 +415,14 @@
         }
         refreshUsersSoon();
         break;
-      case 'users':
-        state.users = Array.isArray(f.users) ? f.users : [];
+      case 'users': {
+        const page = Array.isArray(f.users) ? f.users : [];
+        // A later page adds to the list; any other reply replaces it.
+        state.users = what === 'listusers-more' ? state.users.concat(page) : page;
+        state.usersTotal = typeof f.total === 'number' ? f.total : state.users.length;
+        state.usersMore = f.more === true;
         renderUsers();
+      }
         break;
       case 'rooms':
         state.rooms = Array.isArray(f.rooms) ? f.rooms : [];
@@ -623,6 +637,8 @@
       if (ev.code === 1012) addNotice('The server is restarting; reconnecting…');
       else addNotice('Connection lost (' + ev.code + (ev.reason ? ': ' + ev.reason : '') + '); reconnecting…');
       state.users = [];
+      state.usersTotal = 0;
+      state.usersMore = false;
       renderUsers();
       scheduleReconnect();
     };
@@ -638,6 +654,8 @@
     state.token = token;
     state.rooms = [];
     state.users = [];
+    state.usersTotal = 0;
+    state.usersMore = false;
     state.timelines.clear();
     state.history.clear();
     state.shown = '';
@@ -707,6 +725,10 @@
   });
 
   el.refreshRooms.addEventListener('click', () => send('listrooms', {}, 'listrooms'));
+  el.usersMore.addEventListener('click', () => {
+    const last = state.users[state.users.length - 1];
+    if (last !== undefined) send('listusers', { after: last, limit: USERS_PAGE }, 'listusers-more');
+  });
 
   el.nickForm.addEventListener('submit', (e) => {
     e.preventDefault();
