@@ -33,7 +33,7 @@ ulimit -n 20000
 printf '{"client":{"insecure":true},"http_server":{"address":"127.0.0.1","port":"18500"},"log":{"level":"error"}}\n' > "$OUT/centrifugo.json"
 
 declare -A ADDR=([ics]=127.0.0.1:18080 [centrifugo]=127.0.0.1:18500 [gorilla]=127.0.0.1:18081)
-declare -A SRV=([ics]="$BIN/server -http 127.0.0.1:18080 -admin= -jwt-key bench -auth-rate 20000 -auth-burst 20000"
+declare -A SRV=([ics]="$BIN/server -http 127.0.0.1:18080 -admin= -jwt-key bench-key-0123456789abcdef0123456789 -auth-rate 20000 -auth-burst 20000"
   [centrifugo]="$CF -c $OUT/centrifugo.json" [gorilla]="$BIN/gorillahub -addr 127.0.0.1:18081")
 declare -A COMPAT=([ics]="" [centrifugo]=centrifugo [gorilla]="")
 # name: rooms conns publishers-per-room start-rate step max-steps

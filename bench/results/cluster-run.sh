@@ -20,7 +20,7 @@ cpu() { # total user+system seconds of the given pids
 }
 waitready() { for _ in $(seq 150); do curl -sf "http://$1/readyz" >/dev/null && return 0; sleep 0.2; done; return 1; }
 SHAPE="-conns 1000 -rooms 10 -publishers 100 -rate $RATE -size 100 -duration 20s -warmup 3s -max-p99 50ms"
-S="/tmp/ics-bench-server -admin= -jwt-key bench ${SERVER_FLAGS:-}"
+S="/tmp/ics-bench-server -admin= -jwt-key bench-key-0123456789abcdef0123456789 ${SERVER_FLAGS:-}"
 PEERS=nats://127.0.0.1:16331,nats://127.0.0.1:16332
 
 run() { # name, loadgen target flag, server commands...
