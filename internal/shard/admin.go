@@ -209,9 +209,9 @@ func (g *Group) Kick(ctx context.Context, nick, reason string) error {
 		if e == nil || e.peer == nil {
 			return false
 		}
-		// The connection revokes every other token it used (RevokeAll)
-		// when it handles the order; this one is revoked here at once.
-		s.batch.Control(e.peer, CloseOrder{Code: command.CloseKicked, Reason: reason, RevokeAll: true})
+		// The connection revokes every other token it used when it
+		// handles Kicked; this one is revoked here at once.
+		s.batch.Event(e.peer, kicked{e.peer, reason})
 		s.revoke(e.jti, e.exp)
 		s.forget(key, e)
 		return true
@@ -334,7 +334,7 @@ func (g *Group) DeleteRoom(ctx context.Context, name string) (int, error) {
 		r.deleting = true
 		s.roomsChanged()
 		for _, m := range r.members {
-			s.batch.Control(m.peer, MoveOrder{Room: command.GlobalRoom})
+			s.batch.Event(m.peer, moved{m.peer, command.GlobalRoom})
 		}
 		n := len(r.members)
 		s.maybeDelete(r)

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/ics-chat/ics/internal/command"
-	"github.com/ics-chat/ics/internal/fanout"
 )
 
 // This file is history and recovery (PROTOCOL.md v1.1): each room numbers
@@ -212,7 +211,7 @@ type historyQuery struct {
 
 // answerHistory replies to p with the messages of its room after q.since
 // (or the latest q.limit), as PROTOCOL.md "History and recovery" says.
-func (s *Shard) answerHistory(p fanout.Peer, q *historyQuery, id []byte) {
+func (s *Shard) answerHistory(p Conn, q *historyQuery, id []byte) {
 	m := s.members[p]
 	if m == nil {
 		return

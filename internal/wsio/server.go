@@ -18,7 +18,6 @@ import (
 	"github.com/ics-chat/ics/internal/addrcount"
 	"github.com/ics-chat/ics/internal/auth"
 	"github.com/ics-chat/ics/internal/cluster"
-	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/fanout"
 	"github.com/ics-chat/ics/internal/shard"
@@ -46,6 +45,7 @@ type Server struct {
 	shards  *shard.Group
 	cluster *cluster.Node
 	issuer  *auth.Issuer
+	signer  *signer
 	http    http.Handler
 	log     *slog.Logger
 
@@ -70,6 +70,9 @@ type Server struct {
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
+	// started: Start succeeded (the engine booted and the sweeper runs);
+	// Stop has nothing of the engine to stop otherwise.
+	started atomic.Bool
 
 	gnet.BuiltinEventEngine
 }
@@ -90,6 +93,7 @@ func New(o Options) (*Server, error) {
 		shards:    o.Shards,
 		cluster:   o.Cluster,
 		issuer:    o.Issuer,
+		signer:    newSigner(o.Issuer),
 		http:      o.HTTP,
 		log:       o.Logger,
 		booted:    make(chan struct{}),
@@ -142,6 +146,7 @@ func (s *Server) Start(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	s.started.Store(true)
 	go s.sweeper()
 	return nil
 }
@@ -270,16 +275,16 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 		_, _ = gc.Discard(-1)
 		return gnet.None
 	}
-	switch c.state {
-	case stHTTP:
+	switch {
+	case c.s.phase == phNone:
 		c.onHTTP()
-	case stUpgrading:
+	case c.s.phase == phClaiming:
 		// Frames that follow the handshake wait in gnet's buffer until the
 		// nickname is claimed; bound how much a client may push meanwhile.
 		if gc.InboundBuffered() > 2*s.cfg.MaxFrameBytes {
 			c.drop()
 		}
-	case stWS:
+	case c.ws:
 		if s.draining.Load() {
 			// Drain stopped reading: nothing read now is accepted, so
 			// every member gets the same last message before 1012.
@@ -325,6 +330,9 @@ func (s *Server) Drain(ctx context.Context) error {
 // the HTTP handlers' goroutines (waiting for them until ctx ends).
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopping.Store(true)
+	if !s.started.Load() {
+		return nil // Start failed: no engine, no sweeper, no connections
+	}
 	close(s.sweepStop)
 	<-s.sweepDone
 	err := s.eng.Stop(ctx)
@@ -339,7 +347,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 	}
 	done := make(chan struct{})
-	go func() { s.httpWG.Wait(); close(done) }()
+	go func() { s.httpWG.Wait(); s.signer.wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -367,5 +375,3 @@ func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(strings.TrimSpace(fmt
 func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...))) }
 func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
 func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
-
-var _ = command.GlobalRoom
