@@ -212,24 +212,33 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // bindLoop finds (or assigns) our loop state for a gnet event loop. It runs
-// once per connection open, off the hot path.
-func (s *Server) bindLoop(el gnet.EventLoop) *loop {
+// once per connection open, off the hot path. A loop state (and its fanout
+// loop) belongs to one gnet loop: its connections, scratch buffers and
+// fanout tasks are touched only there. More gnet loops than loop states is
+// an error, never a shared state.
+func (s *Server) bindLoop(el gnet.EventLoop) (*loop, error) {
 	s.bindMu.Lock()
 	defer s.bindMu.Unlock()
 	if l, ok := s.bound[el]; ok {
-		return l
+		return l, nil
 	}
-	l := s.loops[len(s.bound)%len(s.loops)]
-	if len(s.bound) < len(s.loops) {
-		l.bind(el)
+	if len(s.bound) >= len(s.loops) {
+		return nil, fmt.Errorf("wsio: a gnet event loop beyond the %d configured (-loops)", len(s.loops))
 	}
+	l := s.loops[len(s.bound)]
+	l.bind(el)
 	s.bound[el] = l
-	return l
+	return l, nil
 }
 
 // OnOpen sets up a connection in the HTTP state.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	l := s.bindLoop(gc.EventLoop())
+	l, err := s.bindLoop(gc.EventLoop())
+	if err != nil {
+		s.log.Error("refusing a connection", "err", err)
+		s.admit.Load().Give(addrKey(gc.RemoteAddr())) // OnClose will not: the socket has no conn
+		return nil, gnet.Close
+	}
 	now := time.Now()
 	c := &conn{
 		gc:       gc,
