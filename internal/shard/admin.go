@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/ics-chat/ics/internal/command"
 )
@@ -197,12 +196,12 @@ func (g *Group) Users(ctx context.Context, room string) ([]UserInfo, error) {
 	return all, nil
 }
 
-// Kick closes the connection holding nick with close code 4001 and reason,
+// Kick closes the connection holding nick with close code 4001 and reason
+// (cut to fit by command.AppendClose),
 // revokes the token it connected with and frees the nickname at once (the
 // connection's own release, when it closes, is then a no-op).
 // ErrUserNotFound when no live connection holds nick.
 func (g *Group) Kick(ctx context.Context, nick, reason string) error {
-	reason = CloseReason(reason)
 	found, err := onShard(ctx, g, g.NickShard(nick), func(s *Shard) bool {
 		key := NickKey(nick)
 		e := s.nicks[key]
@@ -223,20 +222,6 @@ func (g *Group) Kick(ctx context.Context, nick, reason string) error {
 		return fmt.Errorf("%w: %s", ErrUserNotFound, nick)
 	}
 	return nil
-}
-
-// CloseReason cuts reason to what a close frame holds (123 bytes), on a
-// UTF-8 boundary.
-func CloseReason(reason string) string {
-	const max = 123
-	if len(reason) <= max {
-		return reason
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
-	}
-	return reason[:cut]
 }
 
 // BroadcastResult counts what Broadcast reached.
