@@ -88,7 +88,6 @@ const (
 // WebSocket close codes used by the server.
 const (
 	CloseNormal         = 1000
-	CloseGoingAway      = 1001
 	CloseProtocolError  = 1002
 	CloseUnsupported    = 1003
 	CloseInvalidPayload = 1007

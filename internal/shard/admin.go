@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ics-chat/ics/internal/command"
 )
@@ -233,7 +234,7 @@ type BroadcastResult struct {
 // name, or of every room when name is "". ErrRoomNotFound if name is given and
 // does not exist.
 func (g *Group) Broadcast(ctx context.Context, name, body string) (BroadcastResult, error) {
-	ts := g.opts.Now().UnixMilli()
+	ts := time.Now().UnixMilli()
 	send := func(s *Shard, r *room) int {
 		r.seq++
 		f := command.AppendSystemMessage(make([]byte, 0, len(body)+len(r.name)+80), r.name, body, ts, r.seq)

@@ -3,6 +3,7 @@ package shard
 import (
 	"container/heap"
 	"strconv"
+	"time"
 
 	"github.com/ics-chat/ics/internal/command"
 )
@@ -110,7 +111,7 @@ func (s *Shard) breakLine(r *room) {
 // a timestamp, which is precise enough for a TTL of minutes.
 func (s *Shard) tick() {
 	if s.g.opts.HistorySize > 0 {
-		s.hist.clock = int64(s.g.opts.Now().Sub(s.g.start))
+		s.hist.clock = int64(time.Now().Sub(s.g.start))
 	}
 }
 

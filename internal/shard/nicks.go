@@ -69,7 +69,7 @@ func (e *nickEntry) free(now time.Time) bool {
 
 func (s *Shard) reserve(a *args) error {
 	key := NickKey(a.nick)
-	now := s.g.opts.Now()
+	now := time.Now()
 	e := s.nicks[key]
 	if !e.free(now) {
 		return ErrNicknameTaken
@@ -107,7 +107,7 @@ func (s *Shard) forget(key string, e *nickEntry) {
 }
 
 func (s *Shard) claim(p Conn, a *args) {
-	now := s.g.opts.Now()
+	now := time.Now()
 	if _, bad := s.revoked[a.jti]; bad {
 		s.batch.Event(p, claimed{p, ErrTokenRevoked})
 		return
@@ -137,7 +137,7 @@ func (s *Shard) claim(p Conn, a *args) {
 func (s *Shard) setNick(p Conn, a *args) {
 	key := NickKey(a.nick)
 	e := s.nicks[key]
-	if !e.free(s.g.opts.Now()) {
+	if !e.free(time.Now()) {
 		s.stats.Errors.Add(1)
 		s.batch.Event(p, nickSet{p, a.nick, ErrNicknameTaken})
 		return

@@ -193,8 +193,8 @@ func (s *Shard) presence(r *room) bool { return s.presence1(len(r.members)) }
 
 // presence1 reports whether a room of n members announces joins and leaves.
 func (s *Shard) presence1(n int) bool {
-	max := s.g.opts.PresenceMax
-	return max <= 0 || n <= max
+	limit := s.g.opts.PresenceMax
+	return limit <= 0 || n <= limit
 }
 
 func (s *Shard) maybeDelete(r *room) {
