@@ -88,7 +88,7 @@ type Loop struct {
 	mu        sync.Mutex
 	queue     []Delivery
 	scheduled bool
-	max       int // frames queued at most (0 = no bound); controls always fit
+	max       int // frames queued at most (0 = no bound); events always fit
 
 	// Loop-only state (touched only inside run, on the event loop).
 	spare  []Delivery

@@ -10,7 +10,7 @@ type fakePeer struct {
 	loop   *Loop
 	slot   Slot
 	writes [][]string // frames of each Write call
-	events []string   // writes and controls, in order
+	events []string   // frames and events, in order
 }
 
 func (p *fakePeer) Loop() *Loop { return p.loop }
@@ -77,7 +77,9 @@ func TestOneWritePerPeerPerTask(t *testing.T) {
 	}
 }
 
-func TestControlKeepsOrderWithFrames(t *testing.T) {
+// An event is delivered after every frame queued for its peer before it and
+// before those queued after it.
+func TestEventKeepsOrderWithFrames(t *testing.T) {
 	var ex manualExec
 	l := NewLoop(0, ex.exec)
 	a := &fakePeer{loop: l}
@@ -128,8 +130,8 @@ func TestUnboundLoopDropsInsteadOfBlocking(t *testing.T) {
 }
 
 // A group broadcast reaches every peer of the group in the order it was
-// queued among single frames and controls, with one write per peer, and
-// counts one delivery per peer and per control.
+// queued among single frames and events, with one write per peer, and
+// counts one delivery per peer and per event.
 func TestGroupDeliveryKeepsOrder(t *testing.T) {
 	var ex manualExec
 	l := NewLoop(0, ex.exec)
@@ -166,7 +168,7 @@ func TestGroupDeliveryKeepsOrder(t *testing.T) {
 		}
 	}
 	if got := l.Deliveries.Load(); got != 8 {
-		t.Fatalf("Deliveries %d, want 8 (7 frames, 1 control)", got)
+		t.Fatalf("Deliveries %d, want 8 (7 frames, 1 event)", got)
 	}
 }
 
