@@ -270,8 +270,10 @@ func TestPresenceLimitInBigRooms(t *testing.T) {
 }
 
 // Commands sent right behind a setnick (whose token is signed off the
-// event loop) are answered after it, in the order they were sent, and the
-// message already carries the new name.
+// event loop) are answered after it, in the order they were sent: the
+// message already carries the new name, and an error the event loop
+// decides by itself does not overtake the nick frame, which comes from the
+// room's shard.
 func TestSetNickKeepsReplyOrder(t *testing.T) {
 	srv := start(t, nil)
 	addr := srv.Addr().String()
@@ -282,6 +284,7 @@ func TestSetNickKeepsReplyOrder(t *testing.T) {
 		id   string
 	}{
 		{"setnick", map[string]any{"nickname": "alicia"}, "n1"},
+		{"setnick", map[string]any{"nickname": "alicia"}, "n2"}, // hers now: refused on the loop
 		{"message", map[string]any{"body": "after rename"}, "m1"},
 		{"setnick", map[string]any{"nickname": "alba"}, "n3"},
 		{"listusers", nil, "u1"},
@@ -293,6 +296,7 @@ func TestSetNickKeepsReplyOrder(t *testing.T) {
 	}
 	want := []struct{ typ, check string }{
 		{"nick", "alicia"},
+		{"error", "nickname_taken"},
 		{"message", "alicia"},
 		{"nick", "alba"},
 		{"users", "alba"},
@@ -308,6 +312,8 @@ func TestSetNickKeepsReplyOrder(t *testing.T) {
 			got = f.Str("nickname")
 		case "message":
 			got = f.Str("from")
+		case "error":
+			got = f.Str("code")
 		case "users":
 			if slices.Contains(f.Strings("users"), w.check) {
 				got = w.check

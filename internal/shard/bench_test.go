@@ -31,6 +31,7 @@ func (p *countPeer) Claimed(error)                  { p.events++ }
 func (p *countPeer) Prepared(string, []byte, error) { p.events++ }
 func (p *countPeer) Joined(string, int)             { p.events++ }
 func (p *countPeer) NickSet(string, error)          { p.events++ }
+func (p *countPeer) Renamed(string)                 { p.events++ }
 func (p *countPeer) Moved(string)                   { p.events++ }
 func (p *countPeer) Replaced()                      { p.events++ }
 func (p *countPeer) Kicked(string)                  { p.events++ }

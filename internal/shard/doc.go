@@ -17,8 +17,8 @@
 // produced with one fanout.Batch flush: one push per event loop per pass.
 //
 // A connection is a Conn (events.go): a fanout.Peer plus one method per
-// event a shard sends it (Claimed, Prepared, Joined, NickSet, Moved,
-// Replaced, Kicked). Outcomes are domain errors (ErrNicknameTaken,
+// event a shard sends it (Claimed, Prepared, Joined, NickSet, Renamed,
+// Moved, Replaced, Kicked). Outcomes are domain errors (ErrNicknameTaken,
 // ErrTokenRevoked, ErrRoomExists, ErrRoomNotFound), never HTTP statuses,
 // error codes or close codes: the connection's package maps them.
 //

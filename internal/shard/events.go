@@ -29,6 +29,10 @@ type Conn interface {
 	// NickSet answers SetNick: nil when nick is held for the connection,
 	// else ErrNicknameTaken.
 	NickSet(nick string, err error)
+	// Renamed answers Rename once the room's `nick` frames, the
+	// connection's own included, are queued ahead of it: replies to what
+	// the connection does next come after them.
+	Renamed(nick string)
 	// Moved says an admin deleted the connection's room: it must switch
 	// to room (global) as if it had asked.
 	Moved(room string)
@@ -65,6 +69,10 @@ type (
 		nick string
 		err  error
 	}
+	renamed struct {
+		c    Conn
+		nick string
+	}
 	moved struct {
 		c    Conn
 		room string
@@ -80,6 +88,7 @@ func (e claimed) Deliver()  { e.c.Claimed(e.err) }
 func (e prepared) Deliver() { e.c.Prepared(e.room, e.id, e.err) }
 func (e joinedEv) Deliver() { e.c.Joined(e.room, e.shard) }
 func (e nickSet) Deliver()  { e.c.NickSet(e.nick, e.err) }
+func (e renamed) Deliver()  { e.c.Renamed(e.nick) }
 func (e moved) Deliver()    { e.c.Moved(e.room) }
 func (e replaced) Deliver() { e.c.Replaced() }
 func (e kicked) Deliver()   { e.c.Kicked(e.reason) }

@@ -111,7 +111,7 @@ func (s *Shard) Disconnect(peer Conn) {
 }
 
 // Rename announces peer's new nickname to its room; the renamer's own copy
-// carries token and id.
+// carries token and id, and Renamed follows it.
 func (s *Shard) Rename(peer Conn, old, nick, token string, id []byte) {
 	s.in.put(op{kind: opRename, peer: peer, x: &args{old: old, nick: nick, token: token, id: id}})
 }

@@ -207,6 +207,7 @@ func (s *Shard) maybeDelete(r *room) {
 }
 
 func (s *Shard) rename(p Conn, a *args) {
+	defer s.batch.Event(p, renamed{p, a.nick}) // after the frames, even when p is not here
 	m := s.members[p]
 	if m == nil {
 		return

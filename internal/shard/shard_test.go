@@ -53,6 +53,7 @@ func (c *fakeConn) Prepared(room string, id []byte, err error) {
 }
 func (c *fakeConn) Joined(room string, shard int)  { c.got <- fmt.Sprintf("Joined(%s %d)", room, shard) }
 func (c *fakeConn) NickSet(nick string, err error) { c.got <- fmt.Sprintf("NickSet(%s %v)", nick, err) }
+func (c *fakeConn) Renamed(nick string)            { c.got <- fmt.Sprintf("Renamed(%s)", nick) }
 func (c *fakeConn) Moved(room string)              { c.got <- fmt.Sprintf("Moved(%s)", room) }
 func (c *fakeConn) Replaced()                      { c.got <- "Replaced()" }
 func (c *fakeConn) Kicked(reason string)           { c.got <- fmt.Sprintf("Kicked(%s)", reason) }
@@ -291,7 +292,8 @@ func TestDeleteRoomMovesMembers(t *testing.T) {
 }
 
 // setnick: a free name is bound (NickSet nil), a held one refused, and a
-// Release by a connection that does not hold a name frees nothing.
+// Release by a connection that does not hold a name frees nothing. Rename
+// tells the room, then the renamer Renamed, after its own nick frame.
 func TestSetNick(t *testing.T) {
 	r := newRig(t, 4)
 	alice := r.connect(t, "alice", "jti-a")
@@ -304,6 +306,9 @@ func TestSetNick(t *testing.T) {
 	alice.expect(t, "joined global bob", "NickSet(Bob nickname in use)")
 	set(alice, "alicia")
 	alice.expect(t, "NickSet(alicia <nil>)")
+	r.g.Shard(r.g.RoomShard(command.GlobalRoom)).Rename(alice, "alice", "alicia", "tok", []byte(`"n1"`))
+	alice.expect(t, "nick global alicia", "Renamed(alicia)")
+	bob.expect(t, "nick global alicia")
 	r.g.Shard(r.g.NickShard("alicia")).Release("alicia", bob)
 	set(bob, "alicia")
 	bob.expect(t, "NickSet(alicia nickname in use)")

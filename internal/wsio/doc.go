@@ -15,7 +15,7 @@
 // holds the protocol state — nickname, room, tokens, the one operation in
 // flight and the commands queued behind it — with one phase. A conn is a
 // shard.Conn: the shards' answers and orders (Claimed, Prepared, Joined,
-// NickSet, Moved, Replaced, Kicked) are method calls on it, delivered by
+// NickSet, Renamed, Moved, Replaced, Kicked) are method calls on it, delivered by
 // fanout in order with its frames; answers.go maps their domain errors to
 // HTTP statuses, error codes and close codes.
 //

@@ -13,7 +13,8 @@ import (
 //
 //	none ──/ws accepted──▶ claiming ──Claimed(nil)──▶ joining ──Joined──▶ ready
 //	ready ──switchroom, createroom, Moved──▶ preparing ──Prepared(nil)──▶ joining
-//	ready ──setnick──▶ renaming ──NickSet──▶ ready
+//	ready ──setnick──▶ renaming ──NickSet(nil)──▶ renaming ──Renamed──▶ ready
+//	renaming ──NickSet(err)──▶ ready
 //	preparing ──Prepared(err)──▶ ready
 //	any ──exit, close, kick, takeover──▶ gone
 type phase uint8
@@ -24,7 +25,7 @@ const (
 	phJoining                // upgraded; waiting for Joined (first room, or the join half of a switch)
 	phReady                  // a member of room: commands run at once
 	phPreparing              // switch: waiting for the target room's Prepared
-	phRenaming               // setnick: waiting for the signed token, then for NickSet
+	phRenaming               // setnick: waiting for the signed token, then NickSet, then Renamed
 	phGone                   // room and nickname given back: late events only undo what they did
 )
 
@@ -180,9 +181,9 @@ func (c *conn) NickSet(nick string, err error) {
 		}
 		return
 	}
-	s.phase = phReady
 	op := s.pend()
 	if err != nil {
+		s.phase = phReady
 		c.releaseNick(nick, op.token.jti) // a no-op unless we claimed it
 		code, msg := nickRefusal(err, nick)
 		c.sendError(code, msg, op.id)
@@ -197,6 +198,16 @@ func (c *conn) NickSet(nick string, err error) {
 	s.tokens = append(s.tokens, op.token)
 	g.Shard(int(s.roomShard)).Rename(c, old, nick, op.signed, op.id)
 	op.signed, op.id, op.token = "", nil, tokenRef{}
+}
+
+// Renamed implements shard.Conn: the room has the rename, and the client
+// its own nick frame: what queued behind the setnick may run (its replies,
+// even errors decided here on the loop, come after that frame).
+func (c *conn) Renamed(string) {
+	if c.gone() {
+		return
+	}
+	c.s.phase = phReady
 	c.runQueue()
 }
 
