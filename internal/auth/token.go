@@ -55,9 +55,6 @@ func NewIssuer(key string, ttl time.Duration) (iss *Issuer, generated bool, err 
 	}, generated, nil
 }
 
-// TTL is the lifetime of issued tokens.
-func (i *Issuer) TTL() time.Duration { return i.ttl }
-
 // Issue signs a new token for nickname with a fresh id.
 func (i *Issuer) Issue(nickname string) (token string, c Claims, err error) {
 	var id [16]byte

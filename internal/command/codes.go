@@ -26,9 +26,28 @@ const (
 	ErrReservedName = "reserved_name"
 )
 
-// HTTP error codes (the "code" of an HTTP error body) for limits the
-// socket layer enforces before any request is read.
+// HTTP error codes (the "code" of an HTTP error body): refusals of /auth
+// and of the /ws upgrade, and limits the socket layer enforces.
 const (
+	// ErrTokenRevoked: /ws with a token that was revoked (exit, kick).
+	ErrTokenRevoked = "token_revoked"
+	// ErrBadRequest: a request the server could not parse.
+	ErrBadRequest = "bad_request"
+	// ErrMethodNotAllowed: the path does not take the request's method.
+	ErrMethodNotAllowed = "method_not_allowed"
+	// ErrTooManyRequests: /auth rate limit per client address.
+	ErrTooManyRequests = "too_many_requests"
+	// ErrHeaderTooLarge, ErrBodyTooLarge, ErrLengthRequired: request
+	// size limits of the event loops' HTTP reader.
+	ErrHeaderTooLarge = "header_too_large"
+	ErrBodyTooLarge   = "body_too_large"
+	ErrLengthRequired = "length_required"
+	// ErrBusy: too many plain HTTP requests in flight on the server.
+	ErrBusy = "busy"
+	// ErrUnavailable: /auth could not reserve the nickname (its shard or
+	// the cluster did not answer).
+	ErrUnavailable = "unavailable"
+
 	// ErrTooManyConns: the server is at its socket budget (-max-sockets).
 	ErrTooManyConns = "too_many_connections"
 	// ErrTooManyConnsFromAddr: the client address (IPv6: its /64) has
@@ -69,7 +88,6 @@ const (
 // WebSocket close codes used by the server.
 const (
 	CloseNormal         = 1000
-	CloseGoingAway      = 1001
 	CloseProtocolError  = 1002
 	CloseUnsupported    = 1003
 	CloseInvalidPayload = 1007

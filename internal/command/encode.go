@@ -292,12 +292,28 @@ func AppendError(dst []byte, code, msg string, id []byte) []byte {
 	return finish(b, OpText)
 }
 
-// AppendClose encodes a close frame with a status code and a reason cut to
-// fit the 125-byte control payload limit.
-func AppendClose(dst []byte, code int, reason string) []byte {
-	if len(reason) > 123 {
-		reason = reason[:123]
+// MaxCloseReason is the most bytes of reason a close frame holds: a control
+// frame's payload is at most 125 bytes (RFC 6455 §5.5), 2 of them the code.
+const MaxCloseReason = 123
+
+// CloseReason cuts reason to MaxCloseReason bytes on a UTF-8 boundary (the
+// reason must stay valid UTF-8, RFC 6455 §5.5.1). AppendClose applies it:
+// it is the one place a close reason is cut.
+func CloseReason(reason string) string {
+	if len(reason) <= MaxCloseReason {
+		return reason
 	}
+	cut := MaxCloseReason
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
+}
+
+// AppendClose encodes a close frame with a status code and a reason cut by
+// CloseReason.
+func AppendClose(dst []byte, code int, reason string) []byte {
+	reason = CloseReason(reason)
 	b := begin(dst)
 	b = append(b, byte(code>>8), byte(code))
 	b = append(b, reason...)

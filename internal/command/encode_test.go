@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // splitFrame checks that f is one complete unmasked FIN server frame with the
@@ -317,5 +318,39 @@ func TestAppendEveryFrameEverySize(t *testing.T) {
 				assertFields(t, jsonFrame(t, tc.frame), tc.want)
 			})
 		}
+	}
+}
+
+// Close reasons are cut to 123 bytes on a rune boundary: the close frame's
+// reason stays valid UTF-8 and fits the 125-byte control payload.
+func TestCloseReasonCut(t *testing.T) {
+	a := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name, reason, want string
+	}{
+		{"empty", "", ""},
+		{"short", "bye", "bye"},
+		{"exactly 123 bytes", a(123), a(123)},
+		{"124 ASCII bytes", a(124), a(123)},
+		{"2-byte rune across the boundary", a(122) + "é", a(122)},
+		{"2-byte rune ending at the boundary", a(121) + "é" + "x", a(121) + "é"},
+		{"3-byte rune across the boundary", a(121) + "€", a(121)},
+		{"4-byte rune across the boundary", a(120) + "😀", a(120)},
+		{"all multi-byte", strings.Repeat("é", 70), strings.Repeat("é", 61)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CloseReason(tt.reason); got != tt.want {
+				t.Fatalf("CloseReason: %d bytes %q, want %d bytes", len(got), got, len(tt.want))
+			}
+			f := AppendClose(nil, CloseKicked, tt.reason)
+			p := f[2:] // a server frame: unmasked, payload < 126 bytes
+			if int(f[1]) != len(p) || len(p) > 125 {
+				t.Fatalf("payload length %d (header says %d), want at most 125", len(p), f[1])
+			}
+			if code := int(p[0])<<8 | int(p[1]); code != CloseKicked || string(p[2:]) != tt.want || !utf8.Valid(p[2:]) {
+				t.Fatalf("close frame code %d reason %q (valid UTF-8: %v), want %d %q", code, p[2:], utf8.Valid(p[2:]), CloseKicked, tt.want)
+			}
+		})
 	}
 }

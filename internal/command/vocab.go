@@ -36,4 +36,6 @@ var ErrorCodes = []string{
 // `error` frame): refusals before or instead of a WebSocket session.
 var HTTPErrorCodes = []string{
 	ErrDraining, ErrTooManyConns, ErrTooManyConnsFromAddr, ErrTooManyClaims, ErrOriginNotAllowed,
+	ErrTokenRevoked, ErrBadRequest, ErrMethodNotAllowed, ErrTooManyRequests, ErrHeaderTooLarge,
+	ErrBodyTooLarge, ErrLengthRequired, ErrBusy, ErrUnavailable,
 }

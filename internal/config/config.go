@@ -222,7 +222,7 @@ func hostname() string {
 	return "node"
 }
 
-// Validate reports the first setting that cannot work.
+// Validate reports every setting that cannot work (joined into one error).
 func (c *Config) Validate() error {
 	var errs []error
 	check := func(ok bool, format string, args ...any) {

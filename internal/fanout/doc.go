@@ -10,6 +10,12 @@
 // Frames are shared, never copied: every recipient of a broadcast holds the
 // same []byte, which nobody may modify after it is pushed.
 //
+// Besides frames, a peer can be sent an Event (Batch.Event): a typed value
+// that carries its recipient and calls it (Deliver) on the peer's loop after
+// every frame queued for it before the event has been written. fanout never
+// looks inside an event. A frame dropped because the loop's queue is full
+// (SetMaxQueue) reaches its peer as one Overflowed call instead.
+//
 // The Loop owns only its queue (guarded by a mutex held for an append or a
 // swap, never while writing). It must never block a shard: Push only appends
 // and schedules. Peers are touched only on their own event loop.

@@ -18,10 +18,20 @@ type Peer interface {
 	// Write sends frames (in order) with one write call. frames is only
 	// valid during the call.
 	Write(frames [][]byte)
-	// Control handles an out-of-band event from a shard (a reply to an
-	// asynchronous request, a close order...). Frames queued before it have
-	// been written already, so order is kept.
-	Control(c any)
+	// Overflowed says a frame for the peer did not fit in its loop's queue
+	// (SetMaxQueue) and was dropped: the peer has lost frames and must be
+	// closed (as a slow consumer) rather than go on with a gap. Frames
+	// queued before the lost one have been written already.
+	Overflowed()
+}
+
+// Event is an out-of-band message for one peer, delivered in order with
+// its frames: every frame queued for the peer before the event has been
+// written when Deliver runs, on the peer's event loop. The event carries
+// its recipient itself, so Deliver is a typed call on it (shard's events
+// call a shard.Conn method): the loop never inspects or switches on it.
+type Event interface {
+	Deliver()
 }
 
 // Slot is the per-peer state a Loop uses while it runs one task: the peer's
@@ -31,21 +41,22 @@ type Slot struct {
 	listed     bool // in the task's dirty list
 	pending    bool // the list is non-empty
 	// overflow: a frame for this peer did not fit in the loop's queue and
-	// an Overflow control is queued in its place (set by any pusher).
+	// an overflow event is queued in its place (set by any pusher).
 	overflow atomic.Bool
 }
 
-// Overflow is the control a peer gets in place of the first frame that did
-// not fit in its loop's queue (SetMaxQueue): it has lost frames and must be
-// closed (as a slow consumer) rather than go on with a gap.
-type Overflow struct{}
+// overflowed is the event a peer gets in place of the first frame that did
+// not fit in its loop's queue.
+type overflowed struct{ p Peer }
 
-// Delivery is one frame (or one control event) for one peer, or one frame
-// for every peer of a Group's list (Peers set, To nil).
+func (o overflowed) Deliver() { o.p.Overflowed() }
+
+// Delivery is one frame (or one event) for one peer, or one frame for
+// every peer of a Group's list (Peers set, To nil).
 type Delivery struct {
 	To    Peer
 	Frame []byte
-	Ctl   any
+	Ev    Event  // when set, To gets this event instead of a frame
 	Peers []Peer // a Group's list as handed out: read-only from then on
 }
 
@@ -77,7 +88,7 @@ type Loop struct {
 	mu        sync.Mutex
 	queue     []Delivery
 	scheduled bool
-	max       int // frames queued at most (0 = no bound); controls always fit
+	max       int // frames queued at most (0 = no bound); events always fit
 
 	// Loop-only state (touched only inside run, on the event loop).
 	spare  []Delivery
@@ -88,7 +99,7 @@ type Loop struct {
 	runFn  func()
 
 	// Counters, written on the loop, read anywhere.
-	Deliveries atomic.Uint64 // frames and control events handed to peers
+	Deliveries atomic.Uint64 // frames and events handed to peers
 	Dropped    atomic.Uint64 // frames refused because the queue was full
 }
 
@@ -148,7 +159,7 @@ const adaptGain = 4
 const adaptMinDuty = 0.18
 
 // SetMaxQueue bounds the deliveries waiting for the loop (0 = no bound).
-// Frames past it are dropped and their peer gets Overflow; controls (claim
+// Frames past it are dropped and their peer gets Overflowed; events (claim
 // and join replies, close orders) are never dropped. Call before the
 // first Push.
 func (l *Loop) SetMaxQueue(n int) { l.max = n }
@@ -187,12 +198,12 @@ func (l *Loop) Push(ds []Delivery) {
 }
 
 // pushBounded appends what fits under max; each peer with a frame that does
-// not fit gets one Overflow control instead (in its place, so everything
+// not fit gets one overflow event instead (in its place, so everything
 // queued for it before is still delivered first). l.mu is held.
 func (l *Loop) pushBounded(ds []Delivery) {
 	for _, d := range ds {
 		switch {
-		case d.Ctl != nil || len(l.queue) < l.max:
+		case d.Ev != nil || len(l.queue) < l.max:
 			l.queue = append(l.queue, d)
 		case d.Peers != nil: // a group's frame: every member of the list lost it
 			for _, p := range d.Peers {
@@ -205,11 +216,11 @@ func (l *Loop) pushBounded(ds []Delivery) {
 }
 
 // overflow counts a frame for p that did not fit and queues p's one
-// Overflow control. l.mu is held.
+// overflow event. l.mu is held.
 func (l *Loop) overflow(p Peer) {
 	l.Dropped.Add(1)
 	if p.Slot().overflow.CompareAndSwap(false, true) {
-		l.queue = append(l.queue, Delivery{To: p, Ctl: Overflow{}})
+		l.queue = append(l.queue, Delivery{To: p, Ev: overflowed{p}})
 	}
 }
 
@@ -261,7 +272,7 @@ func (l *Loop) run() {
 	// record which queue entry holds their frame and which item follows
 	// them in their peer's list.
 	l.next, l.src, l.dirty = l.next[:0], l.src[:0], l.dirty[:0]
-	ctls := 0
+	evs := 0
 	for i := range q {
 		d := &q[i]
 		if d.Peers != nil {
@@ -270,12 +281,12 @@ func (l *Loop) run() {
 			}
 			continue
 		}
-		if d.Ctl != nil {
+		if d.Ev != nil {
 			if s := d.To.Slot(); s.pending {
 				l.write(q, d.To, s)
 			}
-			d.To.Control(d.Ctl)
-			ctls++
+			d.Ev.Deliver()
+			evs++
 			continue
 		}
 		l.link(d.To, int32(i))
@@ -287,7 +298,7 @@ func (l *Loop) run() {
 		}
 		s.listed = false
 	}
-	l.Deliveries.Add(uint64(len(l.src) + ctls))
+	l.Deliveries.Add(uint64(len(l.src) + evs))
 	clear(l.dirty)
 	l.dirty = shrink(l.dirty)
 	l.next = shrink(l.next)
@@ -407,10 +418,10 @@ func (b *Batch) AddGroup(loop int, g *Group, frame []byte) {
 	b.n += len(g.peers)
 }
 
-// Control queues a control event for p, ordered with its frames.
-func (b *Batch) Control(p Peer, c any) {
+// Event queues ev for p (ev must deliver to p), ordered with p's frames.
+func (b *Batch) Event(p Peer, ev Event) {
 	i := p.Loop().Index
-	b.per[i] = append(b.per[i], Delivery{To: p, Ctl: c})
+	b.per[i] = append(b.per[i], Delivery{To: p, Ev: ev})
 	b.n++
 }
 

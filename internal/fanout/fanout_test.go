@@ -10,7 +10,7 @@ type fakePeer struct {
 	loop   *Loop
 	slot   Slot
 	writes [][]string // frames of each Write call
-	events []string   // writes and controls, in order
+	events []string   // frames and events, in order
 }
 
 func (p *fakePeer) Loop() *Loop { return p.loop }
@@ -23,7 +23,15 @@ func (p *fakePeer) Write(frames [][]byte) {
 	}
 	p.writes = append(p.writes, w)
 }
-func (p *fakePeer) Control(c any) { p.events = append(p.events, "ctl:"+c.(string)) }
+func (p *fakePeer) Overflowed() { p.events = append(p.events, "overflow") }
+
+// note is an event for a fakePeer, recorded as "ctl:" + text.
+type note struct {
+	p    *fakePeer
+	text string
+}
+
+func (n note) Deliver() { n.p.events = append(n.p.events, "ctl:"+n.text) }
 
 // manualExec queues tasks until the test runs them, like an event loop
 // that is busy elsewhere.
@@ -69,14 +77,16 @@ func TestOneWritePerPeerPerTask(t *testing.T) {
 	}
 }
 
-func TestControlKeepsOrderWithFrames(t *testing.T) {
+// An event is delivered after every frame queued for its peer before it and
+// before those queued after it.
+func TestEventKeepsOrderWithFrames(t *testing.T) {
 	var ex manualExec
 	l := NewLoop(0, ex.exec)
 	a := &fakePeer{loop: l}
 	bt := NewBatch([]*Loop{l})
 	bt.Add(a, []byte("1"))
 	bt.Add(a, []byte("2"))
-	bt.Control(a, "joined")
+	bt.Event(a, note{a, "joined"})
 	bt.Add(a, []byte("3"))
 	bt.Flush()
 	ex.runAll()
@@ -120,8 +130,8 @@ func TestUnboundLoopDropsInsteadOfBlocking(t *testing.T) {
 }
 
 // A group broadcast reaches every peer of the group in the order it was
-// queued among single frames and controls, with one write per peer, and
-// counts one delivery per peer and per control.
+// queued among single frames and events, with one write per peer, and
+// counts one delivery per peer and per event.
 func TestGroupDeliveryKeepsOrder(t *testing.T) {
 	var ex manualExec
 	l := NewLoop(0, ex.exec)
@@ -133,7 +143,7 @@ func TestGroupDeliveryKeepsOrder(t *testing.T) {
 	bt := NewBatch([]*Loop{l})
 	bt.Add(b, []byte("own"))
 	bt.AddGroup(0, &g, []byte("m1"))
-	bt.Control(c, "ctl")
+	bt.Event(c, note{c, "ctl"})
 	bt.AddGroup(0, &g, []byte("m2"))
 	if bt.Len() != 1+3+1+3 {
 		t.Fatalf("Len %d, want 8 (groups count their peers)", bt.Len())
@@ -158,7 +168,7 @@ func TestGroupDeliveryKeepsOrder(t *testing.T) {
 		}
 	}
 	if got := l.Deliveries.Load(); got != 8 {
-		t.Fatalf("Deliveries %d, want 8 (7 frames, 1 control)", got)
+		t.Fatalf("Deliveries %d, want 8 (7 frames, 1 event)", got)
 	}
 }
 
@@ -262,5 +272,29 @@ func TestAdaptiveWindow(t *testing.T) {
 				t.Fatalf("writes %v", p.writes)
 			}
 		})
+	}
+}
+
+// A frame that does not fit in a bounded queue is dropped and its peer
+// gets one Overflowed in its place, after the frames that did fit; events
+// always fit.
+func TestOverflowReplacesLostFrames(t *testing.T) {
+	var ex manualExec
+	l := NewLoop(0, ex.exec)
+	l.SetMaxQueue(2)
+	a := &fakePeer{loop: l}
+	bt := NewBatch([]*Loop{l})
+	for _, f := range []string{"1", "2", "3", "4"} {
+		bt.Add(a, []byte(f))
+	}
+	bt.Event(a, note{a, "after"})
+	bt.Flush()
+	ex.runAll()
+	want := []string{"frame:1", "frame:2", "overflow", "ctl:after"}
+	if !reflect.DeepEqual(a.events, want) {
+		t.Fatalf("events %v, want %v", a.events, want)
+	}
+	if got := l.Dropped.Load(); got != 2 {
+		t.Fatalf("Dropped %d, want 2", got)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/wstest"
@@ -265,4 +267,60 @@ func TestPresenceLimitInBigRooms(t *testing.T) {
 		}
 	}
 	c.Expect(t, "message")
+}
+
+// Commands sent right behind a setnick (whose token is signed off the
+// event loop) are answered after it, in the order they were sent: the
+// message already carries the new name, and an error the event loop
+// decides by itself does not overtake the nick frame, which comes from the
+// room's shard.
+func TestSetNickKeepsReplyOrder(t *testing.T) {
+	srv := start(t, nil)
+	addr := srv.Addr().String()
+	alice := wstest.Dial(t, addr, "alice")
+	sends := []struct {
+		typ  string
+		args map[string]any
+		id   string
+	}{
+		{"setnick", map[string]any{"nickname": "alicia"}, "n1"},
+		{"setnick", map[string]any{"nickname": "alicia"}, "n2"}, // hers now: refused on the loop
+		{"message", map[string]any{"body": "after rename"}, "m1"},
+		{"setnick", map[string]any{"nickname": "alba"}, "n3"},
+		{"listusers", nil, "u1"},
+	}
+	for _, s := range sends {
+		if err := alice.Send(s.typ, s.args, s.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []struct{ typ, check string }{
+		{"nick", "alicia"},
+		{"error", "nickname_taken"},
+		{"message", "alicia"},
+		{"nick", "alba"},
+		{"users", "alba"},
+	}
+	for i, w := range want {
+		f, err := alice.Next(5 * time.Second)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		var got string
+		switch f.Type() {
+		case "nick":
+			got = f.Str("nickname")
+		case "message":
+			got = f.Str("from")
+		case "error":
+			got = f.Str("code")
+		case "users":
+			if slices.Contains(f.Strings("users"), w.check) {
+				got = w.check
+			}
+		}
+		if f.Type() != w.typ || got != w.check {
+			t.Fatalf("reply %d: %v, want a %s frame with %s", i, f, w.typ, w.check)
+		}
+	}
 }

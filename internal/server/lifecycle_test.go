@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/config"
+	"github.com/ics-chat/ics/internal/server"
+	"github.com/ics-chat/ics/internal/servertest"
 	"github.com/ics-chat/ics/internal/wstest"
 )
 
@@ -130,5 +132,32 @@ func TestDrainEveryMemberSeesSameLastMessage(t *testing.T) {
 		if last[i] == "" || last[i] != last[0] {
 			t.Errorf("member %d last saw %q, member 0 %q", i, last[i], last[0])
 		}
+	}
+}
+
+// A server whose Start failed (its port is taken) still stops: Stop returns
+// at once instead of waiting for a sweeper that never ran.
+func TestStopAfterFailedStart(t *testing.T) {
+	busy := start(t, nil)
+	cfg := servertest.Config()
+	cfg.HTTPAddr = busy.Addr().String()
+	srv, err := server.New(cfg, servertest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err == nil {
+		t.Fatalf("Start on %s, which another server holds, succeeded", cfg.HTTPAddr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Stop(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Stop after a failed Start: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop after a failed Start did not return in 10s")
 	}
 }

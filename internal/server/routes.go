@@ -92,7 +92,7 @@ type authResponse struct {
 func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimiter) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST /auth?nickname=NAME")
+		writeError(w, http.StatusMethodNotAllowed, command.ErrMethodNotAllowed, "use POST /auth?nickname=NAME")
 		return
 	}
 	if !s.ws.OriginAllowed(r.Header.Get("Origin"), r.Host) {
@@ -102,7 +102,7 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 	}
 	addr := clientAddr(r.RemoteAddr)
 	if !lim.allow(addr) {
-		writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many /auth requests from your address; slow down")
+		writeError(w, http.StatusTooManyRequests, command.ErrTooManyRequests, "too many /auth requests from your address; slow down")
 		return
 	}
 	nick := r.URL.Query().Get("nickname")
@@ -112,7 +112,7 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		nick = r.PostForm.Get("nickname")
 	}
 	if !command.ValidName(nick) {
-		writeError(w, http.StatusBadRequest, "invalid_name", "nickname must be 2-32 characters: letters, digits, _ and -, not starting with a digit or -")
+		writeError(w, http.StatusBadRequest, command.ErrInvalidName, "nickname must be 2-32 characters: letters, digits, _ and -, not starting with a digit or -")
 		return
 	}
 	if command.ReservedName(nick) {
@@ -120,13 +120,13 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		return
 	}
 	if s.Draining() {
-		writeError(w, http.StatusServiceUnavailable, "draining", "server is shutting down")
+		writeError(w, http.StatusServiceUnavailable, command.ErrDraining, "server is shutting down")
 		return
 	}
 	token, cl, err := s.issuer.Issue(nick)
 	if err != nil {
 		s.log.Error("issue token", "nickname", nick, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "could not issue a token")
+		writeError(w, http.StatusInternalServerError, command.ErrInternal, "could not issue a token")
 		return
 	}
 	if s.cluster != nil {
@@ -135,7 +135,7 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 		err := s.cluster.Reserve(ctx, nick, cl.ID)
 		cancel()
 		if errors.Is(err, cluster.ErrTaken) {
-			writeError(w, http.StatusConflict, "nickname_taken", "nickname "+nick+" is in use")
+			writeError(w, http.StatusConflict, command.ErrNicknameTaken, "nickname "+nick+" is in use")
 			return
 		}
 		if err != nil {
@@ -148,14 +148,14 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request, lim *ipLimit
 			s.cluster.Release(nick, cl.ID)
 		}
 		if errors.Is(err, shard.ErrNicknameTaken) {
-			writeError(w, http.StatusConflict, "nickname_taken", "nickname "+nick+" is in use")
+			writeError(w, http.StatusConflict, command.ErrNicknameTaken, "nickname "+nick+" is in use")
 			return
 		}
 		if errors.Is(err, shard.ErrTooManyClaims) {
 			writeError(w, http.StatusTooManyRequests, command.ErrTooManyClaims, "too many nicknames claimed and not used yet; connect with the tokens you have or wait")
 			return
 		}
-		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		writeError(w, http.StatusServiceUnavailable, command.ErrUnavailable, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusCreated, authResponse{Token: token, Nickname: nick, ExpiresAt: cl.Expires.UTC().Format(time.RFC3339)})

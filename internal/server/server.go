@@ -224,17 +224,11 @@ func (s *Server) Shards() *shard.Group { return s.shards }
 // WS exposes the event-loop server (for the admin API).
 func (s *Server) WS() *wsio.Server { return s.ws }
 
-// Issuer exposes the token issuer.
-func (s *Server) Issuer() *auth.Issuer { return s.issuer }
-
 // Config is the configuration the server runs with.
 func (s *Server) Config() config.Config { return s.cfg }
 
 // Started is when Start was called.
 func (s *Server) Started() time.Time { return s.started }
-
-// Registry is the Prometheus registry served at /metrics.
-func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 // Died is closed when the network engine stopped by itself: the chat port
 // is gone and the process should exit non-zero.

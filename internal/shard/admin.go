@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
+	"time"
 
 	"github.com/ics-chat/ics/internal/command"
 )
@@ -197,21 +197,21 @@ func (g *Group) Users(ctx context.Context, room string) ([]UserInfo, error) {
 	return all, nil
 }
 
-// Kick closes the connection holding nick with close code 4001 and reason,
+// Kick closes the connection holding nick with close code 4001 and reason
+// (cut to fit by command.AppendClose),
 // revokes the token it connected with and frees the nickname at once (the
 // connection's own release, when it closes, is then a no-op).
 // ErrUserNotFound when no live connection holds nick.
 func (g *Group) Kick(ctx context.Context, nick, reason string) error {
-	reason = CloseReason(reason)
 	found, err := onShard(ctx, g, g.NickShard(nick), func(s *Shard) bool {
 		key := NickKey(nick)
 		e := s.nicks[key]
 		if e == nil || e.peer == nil {
 			return false
 		}
-		// The connection revokes every other token it used (RevokeAll)
-		// when it handles the order; this one is revoked here at once.
-		s.batch.Control(e.peer, CloseOrder{Code: command.CloseKicked, Reason: reason, RevokeAll: true})
+		// The connection revokes every other token it used when it
+		// handles Kicked; this one is revoked here at once.
+		s.batch.Event(e.peer, kicked{e.peer, reason})
 		s.revoke(e.jti, e.exp)
 		s.forget(key, e)
 		return true
@@ -225,20 +225,6 @@ func (g *Group) Kick(ctx context.Context, nick, reason string) error {
 	return nil
 }
 
-// CloseReason cuts reason to what a close frame holds (123 bytes), on a
-// UTF-8 boundary.
-func CloseReason(reason string) string {
-	const max = 123
-	if len(reason) <= max {
-		return reason
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
-	}
-	return reason[:cut]
-}
-
 // BroadcastResult counts what Broadcast reached.
 type BroadcastResult struct {
 	Rooms, Recipients int
@@ -248,7 +234,7 @@ type BroadcastResult struct {
 // name, or of every room when name is "". ErrRoomNotFound if name is given and
 // does not exist.
 func (g *Group) Broadcast(ctx context.Context, name, body string) (BroadcastResult, error) {
-	ts := g.opts.Now().UnixMilli()
+	ts := time.Now().UnixMilli()
 	send := func(s *Shard, r *room) int {
 		r.seq++
 		f := command.AppendSystemMessage(make([]byte, 0, len(body)+len(r.name)+80), r.name, body, ts, r.seq)
@@ -334,7 +320,7 @@ func (g *Group) DeleteRoom(ctx context.Context, name string) (int, error) {
 		r.deleting = true
 		s.roomsChanged()
 		for _, m := range r.members {
-			s.batch.Control(m.peer, MoveOrder{Room: command.GlobalRoom})
+			s.batch.Event(m.peer, moved{m.peer, command.GlobalRoom})
 		}
 		n := len(r.members)
 		s.maybeDelete(r)

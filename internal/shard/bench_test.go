@@ -13,20 +13,28 @@ import (
 	"github.com/ics-chat/ics/internal/fanout"
 )
 
-// countPeer is a fanout.Peer that counts what it is handed and writes
-// nothing. Its fields are touched only on its loop.
+// countPeer is a Conn that counts what it is handed (frames, writes,
+// events) and writes nothing. Its fields are touched only on its loop.
 type countPeer struct {
-	loop     *fanout.Loop
-	slot     fanout.Slot
-	frames   int
-	writes   int
-	controls int
+	loop   *fanout.Loop
+	slot   fanout.Slot
+	frames int
+	writes int
+	events int
 }
 
-func (p *countPeer) Loop() *fanout.Loop    { return p.loop }
-func (p *countPeer) Slot() *fanout.Slot    { return &p.slot }
-func (p *countPeer) Write(frames [][]byte) { p.frames += len(frames); p.writes++ }
-func (p *countPeer) Control(any)           { p.controls++ }
+func (p *countPeer) Loop() *fanout.Loop             { return p.loop }
+func (p *countPeer) Slot() *fanout.Slot             { return &p.slot }
+func (p *countPeer) Write(frames [][]byte)          { p.frames += len(frames); p.writes++ }
+func (p *countPeer) Overflowed()                    { p.events++ }
+func (p *countPeer) Claimed(error)                  { p.events++ }
+func (p *countPeer) Prepared(string, []byte, error) { p.events++ }
+func (p *countPeer) Joined(string, int)             { p.events++ }
+func (p *countPeer) NickSet(string, error)          { p.events++ }
+func (p *countPeer) Renamed(string)                 { p.events++ }
+func (p *countPeer) Moved(string)                   { p.events++ }
+func (p *countPeer) Replaced()                      { p.events++ }
+func (p *countPeer) Kicked(string)                  { p.events++ }
 
 // fakeLoops returns n fanout loops. With async, each has its own goroutine
 // that runs tasks in order (an event loop); otherwise a task runs at once on
@@ -114,7 +122,7 @@ func newFanoutRig(tb testing.TB, members, nloops int, async bool, histSize int) 
 		s.Join(p, command.GlobalRoom, Member{Nick: fmt.Sprintf("user%05d", i)})
 	}
 	// Member k (from 1) is announced to the k members present: n(n+1)/2
-	// joined frames, plus one Joined control each.
+	// joined frames, plus one Joined event each.
 	n := uint64(members)
 	r.base = n*(n+1)/2 + n
 	waitDelivered(tb, loops, ran, r.base)
@@ -179,8 +187,8 @@ func benchShardFanout(b *testing.B, members, loops int, async bool, hist, frames
 		if wantFrames := members - i + msgs; p.frames != wantFrames {
 			b.Fatalf("peer %d got %d frames, want %d", i, p.frames, wantFrames)
 		}
-		if p.controls != 1 {
-			b.Fatalf("peer %d got %d controls, want 1 (Joined)", i, p.controls)
+		if p.events != 1 {
+			b.Fatalf("peer %d got %d events, want 1 (Joined)", i, p.events)
 		}
 	}
 }

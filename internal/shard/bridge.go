@@ -62,15 +62,14 @@ func (g *Group) DropNode(origin string) {
 }
 
 // Evict gives up this node's hold on nick for token jti because the token
-// now holds it on another node: an open connection is closed with 4409
-// "session replaced", an unused /auth reservation is dropped.
+// now holds it on another node: an open connection is told Replaced, an unused /auth reservation is dropped.
 func (g *Group) Evict(nick, jti string) {
 	g.shards[g.NickShard(nick)].call(func(s *Shard) {
 		e := s.nicks[nick]
 		switch {
 		case e == nil || e.jti != jti:
 		case e.peer != nil:
-			s.batch.Control(e.peer, CloseOrder{Code: 4409, Reason: "session replaced"})
+			s.batch.Event(e.peer, replaced{e.peer})
 		default:
 			delete(s.nicks, nick)
 			s.stats.Nicknames.Add(-1)

@@ -16,8 +16,14 @@
 // A shard drains its whole inbox in one pass and fans out what the pass
 // produced with one fanout.Batch flush: one push per event loop per pass.
 //
+// A connection is a Conn (events.go): a fanout.Peer plus one method per
+// event a shard sends it (Claimed, Prepared, Joined, NickSet, Renamed,
+// Moved, Replaced, Kicked). Outcomes are domain errors (ErrNicknameTaken,
+// ErrTokenRevoked, ErrRoomExists, ErrRoomNotFound), never HTTP statuses,
+// error codes or close codes: the connection's package maps them.
+//
 // A shard must never block: it does no I/O, never waits on another shard
 // (shard-to-shard ops are queued without limit, so two busy shards cannot
-// deadlock), and replies to connections only through fanout controls, which
+// deadlock), and replies to connections only through fanout events, which
 // keep their order with the frames around them.
 package shard

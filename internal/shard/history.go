@@ -3,9 +3,9 @@ package shard
 import (
 	"container/heap"
 	"strconv"
+	"time"
 
 	"github.com/ics-chat/ics/internal/command"
-	"github.com/ics-chat/ics/internal/fanout"
 )
 
 // This file is history and recovery (PROTOCOL.md v1.1): each room numbers
@@ -111,7 +111,7 @@ func (s *Shard) breakLine(r *room) {
 // a timestamp, which is precise enough for a TTL of minutes.
 func (s *Shard) tick() {
 	if s.g.opts.HistorySize > 0 {
-		s.hist.clock = int64(s.g.opts.Now().Sub(s.g.start))
+		s.hist.clock = int64(time.Now().Sub(s.g.start))
 	}
 }
 
@@ -212,7 +212,7 @@ type historyQuery struct {
 
 // answerHistory replies to p with the messages of its room after q.since
 // (or the latest q.limit), as PROTOCOL.md "History and recovery" says.
-func (s *Shard) answerHistory(p fanout.Peer, q *historyQuery, id []byte) {
+func (s *Shard) answerHistory(p Conn, q *historyQuery, id []byte) {
 	m := s.members[p]
 	if m == nil {
 		return

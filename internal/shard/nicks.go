@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/addrcount"
-	"github.com/ics-chat/ics/internal/command"
-	"github.com/ics-chat/ics/internal/fanout"
 )
 
 // Nickname ownership. Each nickname belongs to the shard its case-folded
@@ -28,10 +26,10 @@ type nickEntry struct {
 	exp   time.Time // the token's expiry (how long a revocation must last)
 	until time.Time // an unused claim is released at until
 	addr  netip.Addr
-	peer  fanout.Peer
+	peer  Conn
 }
 
-// Errors returned by Reserve.
+// Errors returned by Reserve (and, ErrNicknameTaken, to Claimed and NickSet).
 var (
 	// ErrNicknameTaken: someone holds the nickname (any case).
 	ErrNicknameTaken = errors.New("nickname in use")
@@ -71,7 +69,7 @@ func (e *nickEntry) free(now time.Time) bool {
 
 func (s *Shard) reserve(a *args) error {
 	key := NickKey(a.nick)
-	now := s.g.opts.Now()
+	now := time.Now()
 	e := s.nicks[key]
 	if !e.free(now) {
 		return ErrNicknameTaken
@@ -108,10 +106,10 @@ func (s *Shard) forget(key string, e *nickEntry) {
 	s.stats.Nicknames.Add(-1)
 }
 
-func (s *Shard) claim(p fanout.Peer, a *args) {
-	now := s.g.opts.Now()
+func (s *Shard) claim(p Conn, a *args) {
+	now := time.Now()
 	if _, bad := s.revoked[a.jti]; bad {
-		s.batch.Control(p, ClaimResult{Status: 401, Reason: "token revoked"})
+		s.batch.Event(p, claimed{p, ErrTokenRevoked})
 		return
 	}
 	key := NickKey(a.nick)
@@ -126,30 +124,30 @@ func (s *Shard) claim(p fanout.Peer, a *args) {
 		} else if e.peer != p {
 			// Same token, old socket still open (half-open, not yet
 			// noticed): the newcomer takes over.
-			s.batch.Control(e.peer, CloseOrder{Code: 4409, Reason: "session replaced"})
+			s.batch.Event(e.peer, replaced{e.peer})
 		}
 		e.peer = p
 	default:
-		s.batch.Control(p, ClaimResult{Status: 409, Reason: "nickname " + a.nick + " is in use"})
+		s.batch.Event(p, claimed{p, ErrNicknameTaken})
 		return
 	}
-	s.batch.Control(p, ClaimResult{OK: true})
+	s.batch.Event(p, claimed{p, nil})
 }
 
-func (s *Shard) setNick(p fanout.Peer, a *args) {
+func (s *Shard) setNick(p Conn, a *args) {
 	key := NickKey(a.nick)
 	e := s.nicks[key]
-	if !e.free(s.g.opts.Now()) {
+	if !e.free(time.Now()) {
 		s.stats.Errors.Add(1)
-		s.batch.Control(p, NickResult{Nick: a.nick, Code: command.ErrNicknameTaken, Msg: "nickname " + a.nick + " is in use"})
+		s.batch.Event(p, nickSet{p, a.nick, ErrNicknameTaken})
 		return
 	}
 	s.forget(key, e)
 	s.put(key, &nickEntry{jti: a.jti, exp: a.exp, peer: p})
-	s.batch.Control(p, NickResult{OK: true, Nick: a.nick})
+	s.batch.Event(p, nickSet{p, a.nick, nil})
 }
 
-func (s *Shard) release(nick string, p fanout.Peer) {
+func (s *Shard) release(nick string, p Conn) {
 	key := NickKey(nick)
 	if e := s.nicks[key]; e != nil && e.peer == p {
 		s.forget(key, e)

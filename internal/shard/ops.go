@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ics-chat/ics/internal/command"
-	"github.com/ics-chat/ics/internal/fanout"
 )
 
 type opKind uint8
@@ -34,7 +33,7 @@ const (
 // inline fields; the rest carry their arguments in x.
 type op struct {
 	kind  opKind
-	peer  fanout.Peer
+	peer  Conn
 	frame []byte
 	x     *args
 }
@@ -73,31 +72,31 @@ type Member struct {
 // which the shard seals with the room's next seq. The shard owns it from
 // now on. It returns false when the inbox is over its limit (answer
 // server_busy).
-func (s *Shard) Publish(peer fanout.Peer, frame []byte) bool {
+func (s *Shard) Publish(peer Conn, frame []byte) bool {
 	return s.offer(op{kind: opPublish, peer: peer, frame: frame})
 }
 
 // Join adds peer to room (which must exist on this shard, like global) and
-// replies Joined. Used for the first room of a new connection.
-func (s *Shard) Join(peer fanout.Peer, room string, m Member) {
+// tells it Joined. Used for the first room of a new connection.
+func (s *Shard) Join(peer Conn, room string, m Member) {
 	s.in.put(op{kind: opJoin, peer: peer, x: &args{room: room, info: m}})
 }
 
 // Prepare pins room on this shard for peer's coming switch (creating it when
-// create is set) and replies PrepareResult. False means busy.
-func (s *Shard) Prepare(peer fanout.Peer, room string, create bool, id []byte) bool {
+// create is set) and answers Prepared. False means busy.
+func (s *Shard) Prepare(peer Conn, room string, create bool, id []byte) bool {
 	return s.offer(op{kind: opPrepare, peer: peer, x: &args{room: room, create: create, id: id}})
 }
 
 // PrepareKnown is Prepare for a cluster node: exists says whether the room
 // exists on another node, in which case a switch creates it here too.
-func (s *Shard) PrepareKnown(peer fanout.Peer, room string, create, exists bool, id []byte) bool {
+func (s *Shard) PrepareKnown(peer Conn, room string, create, exists bool, id []byte) bool {
 	return s.offer(op{kind: opPrepare, peer: peer, x: &args{room: room, create: create, ensure: exists, id: id}})
 }
 
 // Leave removes peer from its room on this shard (announcing `left`), then
 // hands it to shard next, where it joins the pinned room next room.
-func (s *Shard) Leave(peer fanout.Peer, nextRoom string, next int, m Member) {
+func (s *Shard) Leave(peer Conn, nextRoom string, next int, m Member) {
 	s.in.put(op{kind: opLeave, peer: peer, x: &args{room: nextRoom, next: next, info: m}})
 }
 
@@ -107,19 +106,19 @@ func (s *Shard) Unpin(room string) {
 }
 
 // Disconnect removes peer from its room on this shard, if it is there.
-func (s *Shard) Disconnect(peer fanout.Peer) {
+func (s *Shard) Disconnect(peer Conn) {
 	s.in.put(op{kind: opDisconnect, peer: peer})
 }
 
 // Rename announces peer's new nickname to its room; the renamer's own copy
-// carries token and id.
-func (s *Shard) Rename(peer fanout.Peer, old, nick, token string, id []byte) {
+// carries token and id, and Renamed follows it.
+func (s *Shard) Rename(peer Conn, old, nick, token string, id []byte) {
 	s.in.put(op{kind: opRename, peer: peer, x: &args{old: old, nick: nick, token: token, id: id}})
 }
 
 // ListUsers replies to peer with one page of the sorted members of its
 // room: at most limit names, those after after ("" = from the first).
-func (s *Shard) ListUsers(peer fanout.Peer, after string, limit int, id []byte) bool {
+func (s *Shard) ListUsers(peer Conn, after string, limit int, id []byte) bool {
 	return s.offer(op{kind: opListUsers, peer: peer, x: &args{nick: after, next: limit, id: id}})
 }
 
@@ -127,25 +126,25 @@ func (s *Shard) ListUsers(peer fanout.Peer, after string, limit int, id []byte) 
 // hasSince; else the latest limit), saying whether any is missing: a
 // `history` frame. epoch (when hasEpoch) is the room epoch the client
 // last saw. False means busy.
-func (s *Shard) History(peer fanout.Peer, since uint64, hasSince bool, epoch string, hasEpoch bool, limit int, id []byte) bool {
+func (s *Shard) History(peer Conn, since uint64, hasSince bool, epoch string, hasEpoch bool, limit int, id []byte) bool {
 	q := historyQuery{since: since, hasSince: hasSince, epoch: epoch, hasEpoch: hasEpoch, limit: limit}
 	return s.offer(op{kind: opHistory, peer: peer, x: &args{history: q, id: id}})
 }
 
 // Claim asks the nickname's owner to bind nick to peer for token jti
-// (upgrade of /ws). Replies ClaimResult.
-func (s *Shard) Claim(peer fanout.Peer, nick, jti string, exp time.Time) {
+// (upgrade of /ws). Answers Claimed.
+func (s *Shard) Claim(peer Conn, nick, jti string, exp time.Time) {
 	s.in.put(op{kind: opClaim, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
 }
 
 // SetNick asks the owner of nick to bind it to peer (setnick). Replies
-// NickResult. False means busy (answer server_busy).
-func (s *Shard) SetNick(peer fanout.Peer, nick, jti string, exp time.Time) bool {
+// NickSet. False means busy (answer server_busy).
+func (s *Shard) SetNick(peer Conn, nick, jti string, exp time.Time) bool {
 	return s.offer(op{kind: opSetNick, peer: peer, x: &args{nick: nick, jti: jti, exp: exp}})
 }
 
 // Release frees nick if peer holds it.
-func (s *Shard) Release(nick string, peer fanout.Peer) {
+func (s *Shard) Release(nick string, peer Conn) {
 	s.in.put(op{kind: opRelease, peer: peer, x: &args{nick: nick}})
 }
 

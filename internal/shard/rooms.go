@@ -32,7 +32,7 @@ type room struct {
 }
 
 type member struct {
-	peer fanout.Peer
+	peer Conn
 	loop int
 	room *room
 	pos  int
@@ -40,7 +40,7 @@ type member struct {
 	Member
 }
 
-func (s *Shard) publish(p fanout.Peer, frame []byte) {
+func (s *Shard) publish(p Conn, frame []byte) {
 	m := s.members[p]
 	if m == nil {
 		// Not (or no longer) here: the connection left or is switching;
@@ -68,7 +68,7 @@ func (s *Shard) fanout(r *room, frame []byte) {
 	s.stats.BytesOut.Add(n * uint64(len(frame)))
 }
 
-func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
+func (s *Shard) join(p Conn, name string, info Member, pinned bool) {
 	r := s.rooms[name]
 	if r == nil {
 		// Only global is joined without a pin, and it always exists; a
@@ -107,24 +107,24 @@ func (s *Shard) join(p fanout.Peer, name string, info Member, pinned bool) {
 	// The member's own copy tells it where the room's history stands.
 	s.batch.AddAt(m.loop, m.peer, command.AppendOwnJoined(nil, r.name, m.Nick, r.seq, r.epoch))
 	s.stats.Deliveries.Add(1)
-	s.batch.Control(p, Joined{Room: r.name, Shard: s.idx})
+	s.batch.Event(p, joinedEv{p, r.name, s.idx})
 	if r.deleting {
-		s.batch.Control(p, MoveOrder{Room: command.GlobalRoom})
+		s.batch.Event(p, moved{p, command.GlobalRoom})
 	}
 }
 
-func (s *Shard) prepare(p fanout.Peer, a *args) {
+func (s *Shard) prepare(p Conn, a *args) {
 	r := s.rooms[a.room]
-	fail := func(code, msg string) {
+	fail := func(err error) {
 		s.stats.Errors.Add(1)
-		s.batch.Control(p, PrepareResult{Room: a.room, Code: code, Msg: msg, ID: a.id})
+		s.batch.Event(p, prepared{p, a.room, a.id, err})
 	}
 	switch {
 	case a.create && r != nil:
-		fail(command.ErrRoomExists, "room "+a.room+" already exists")
+		fail(ErrRoomExists)
 		return
 	case !a.create && ((r == nil && !a.ensure) || (r != nil && r.deleting)):
-		fail(command.ErrRoomNotFound, "no room named "+a.room)
+		fail(ErrRoomNotFound)
 		return
 	case r == nil:
 		r = s.newRoom(a.room)
@@ -133,10 +133,10 @@ func (s *Shard) prepare(p fanout.Peer, a *args) {
 		s.roomsChanged()
 	}
 	r.pins++
-	s.batch.Control(p, PrepareResult{Room: a.room, OK: true, ID: a.id})
+	s.batch.Event(p, prepared{p, a.room, a.id, nil})
 }
 
-func (s *Shard) leave(p fanout.Peer, a *args) {
+func (s *Shard) leave(p Conn, a *args) {
 	info := a.info
 	if m := s.members[p]; m != nil {
 		info = m.Member
@@ -193,8 +193,8 @@ func (s *Shard) presence(r *room) bool { return s.presence1(len(r.members)) }
 
 // presence1 reports whether a room of n members announces joins and leaves.
 func (s *Shard) presence1(n int) bool {
-	max := s.g.opts.PresenceMax
-	return max <= 0 || n <= max
+	limit := s.g.opts.PresenceMax
+	return limit <= 0 || n <= limit
 }
 
 func (s *Shard) maybeDelete(r *room) {
@@ -206,7 +206,8 @@ func (s *Shard) maybeDelete(r *room) {
 	}
 }
 
-func (s *Shard) rename(p fanout.Peer, a *args) {
+func (s *Shard) rename(p Conn, a *args) {
+	defer s.batch.Event(p, renamed{p, a.nick}) // after the frames, even when p is not here
 	m := s.members[p]
 	if m == nil {
 		return
@@ -231,7 +232,7 @@ func (s *Shard) rename(p fanout.Peer, a *args) {
 type gather struct {
 	parts [][]string
 	left  atomic.Int32
-	peer  fanout.Peer
+	peer  Conn
 	id    []byte
 	watch command.Watch
 	ver   uint64   // roomsVersion when the gather began
@@ -245,13 +246,13 @@ type gather struct {
 // the union and caches it. watch subscribes peer to pushed room lists (or
 // unsubscribes it); the shard that holds peer's membership records it.
 // False means busy (answer server_busy).
-func (g *Group) ListRooms(peer fanout.Peer, roomShard int, id []byte, watch command.Watch) bool {
+func (g *Group) ListRooms(peer Conn, roomShard int, id []byte, watch command.Watch) bool {
 	return g.ListRoomsWith(peer, roomShard, id, watch, nil)
 }
 
 // ListRoomsWith is ListRooms with the rooms of other nodes (extra) merged
 // in; such an answer is neither taken from the cache nor cached.
-func (g *Group) ListRoomsWith(peer fanout.Peer, roomShard int, id []byte, watch command.Watch, extra []string) bool {
+func (g *Group) ListRoomsWith(peer Conn, roomShard int, id []byte, watch command.Watch, extra []string) bool {
 	ver := g.roomsVersion()
 	if c := g.roomList.Load(); extra == nil && c != nil && c.ver == ver {
 		return g.shards[roomShard].offer(op{kind: opListRooms, peer: peer, x: &args{id: id, list: c, watch: watch}})
@@ -291,7 +292,7 @@ func (g *Group) roomsVersion() uint64 {
 }
 
 // setWatch records watch (if set) on peer's membership, when it is here.
-func (s *Shard) setWatch(peer fanout.Peer, watch command.Watch) {
+func (s *Shard) setWatch(peer Conn, watch command.Watch) {
 	if m := s.members[peer]; m != nil && watch != command.WatchUnset {
 		m.WatchRooms = watch == command.WatchOn
 	}

@@ -14,7 +14,8 @@ import (
 
 // Options are the limits a Group enforces.
 type Options struct {
-	// InboxLimit is how many client ops a shard queues before TrySend fails.
+	// InboxLimit is how many client ops a shard queues before it refuses
+	// more (the op methods that return bool say false: server_busy).
 	InboxLimit int
 	// PresenceMax: rooms with more members announce joined/left only to
 	// the member concerned (0 = always announce to the whole room).
@@ -31,8 +32,6 @@ type Options struct {
 	// address and in total (0 = unbounded).
 	MaxClaimsPerAddr int
 	MaxClaims        int
-	// Now is the clock (tests may replace it).
-	Now func() time.Time
 
 	// History (history.go): frames kept per room (0 = none; seq still
 	// counts), their maximum age, the bytes all shards together may hold,
@@ -71,9 +70,6 @@ type Group struct {
 
 // NewGroup creates n shards delivering to loops. Run starts them.
 func NewGroup(n int, loops []*fanout.Loop, opts Options) *Group {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.RoomsPushInterval <= 0 {
 		opts.RoomsPushInterval = DefaultRoomsPushInterval
 	}
@@ -83,7 +79,7 @@ func NewGroup(n int, loops []*fanout.Loop, opts Options) *Group {
 	if opts.HistoryReplyMax <= 0 {
 		opts.HistoryReplyMax = 1 << 20
 	}
-	start := opts.Now()
+	start := time.Now()
 	if opts.ClaimTTL <= 0 {
 		opts.ClaimTTL = DefaultClaimTTL
 	}
@@ -218,9 +214,6 @@ func newShard(g *Group, idx int) *Shard {
 	}
 }
 
-// Index is the shard's position in its Group.
-func (s *Shard) Index() int { return s.idx }
-
 // Stats are the shard's counters (safe to read from any goroutine).
 func (s *Shard) Stats() *Stats { return &s.stats }
 
@@ -241,7 +234,7 @@ func (s *Shard) run(ctx context.Context) {
 			return
 		case <-s.in.wake:
 		case <-tick.C:
-			s.sweep(s.g.opts.Now())
+			s.sweep(time.Now())
 			s.tick()
 			s.expire()
 			s.flush()

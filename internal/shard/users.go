@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/ics-chat/ics/internal/command"
-	"github.com/ics-chat/ics/internal/fanout"
 )
 
 // userList answers listusers for one room without sorting or encoding the
@@ -85,7 +84,7 @@ func sized(names []string) []byte {
 }
 
 // listUsers replies to p with one page of its room's sorted member names.
-func (s *Shard) listUsers(p fanout.Peer, after string, limit int, id []byte) {
+func (s *Shard) listUsers(p Conn, after string, limit int, id []byte) {
 	m := s.members[p]
 	if m == nil {
 		return

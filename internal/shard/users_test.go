@@ -88,7 +88,7 @@ func BenchmarkListUsers(b *testing.B) {
 			loop := fanout.NewLoop(0, func(func()) error { return gone })
 			g := NewGroup(1, []*fanout.Loop{loop}, Options{PresenceMax: 1})
 			s := g.Shard(0)
-			var peers []fanout.Peer
+			var peers []Conn
 			for i := 0; i < members; i++ {
 				p := &countPeer{loop: loop}
 				peers = append(peers, p)

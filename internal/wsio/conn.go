@@ -10,59 +10,34 @@ import (
 
 	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/fanout"
+	"github.com/ics-chat/ics/internal/shard"
 )
 
-type connState uint8
-
-const (
-	stHTTP      connState = iota // reading HTTP requests
-	stUpgrading                  // /ws accepted by us, waiting for the nickname's shard
-	stWS                         // WebSocket open
-)
-
-type pendKind uint8
-
-const (
-	pendNone    pendKind = iota
-	pendJoin             // waiting for Joined (first room or the join half of a switch)
-	pendPrepare          // waiting for PrepareResult
-	pendNick             // waiting for NickResult
-)
-
-// tokenRef is a token this connection used or was given, revoked on exit.
-type tokenRef struct {
-	nick, jti string
-	exp       time.Time
-}
-
-// conn is one client connection. Every field is owned by its event loop,
-// except backlog, which the admin API may read. It is kept small (an idle
-// server holds one per client): state that only exists during a handshake,
-// an in-flight operation or a fragmented message lives in *extra, allocated
-// while needed.
+// conn is one client connection: its socket and I/O state. Its protocol
+// state (who it is, where it is, what it waits for) is its session (s).
+// Every field is owned by its event loop, except backlog, which the admin
+// API may read. It is kept small (an idle server holds one per client):
+// state that only exists during a handshake or a fragmented message lives
+// in *extra, allocated while needed.
 type conn struct {
-	gc    gnet.Conn
-	ls    *loop
-	srv   *Server
-	x     *extra
-	nick  string
-	room  string
-	state connState
-	pend  pendKind
+	gc  gnet.Conn
+	ls  *loop
+	srv *Server
+	x   *extra
+	s   session
+	// ws: the 101 went out; the socket carries WebSocket frames.
+	ws bool
 	// closed: OnClose ran; never write again (the fd may be reused).
 	closed bool
 	// closing: a close frame was sent or the socket close was requested.
 	closing   bool
-	cleaned   bool   // room and nickname already given back
 	abort     bool   // reset (not FIN) when the close grace ends: a slow consumer
 	counted   bool   // counted in Server.wsConns
 	httpBusy  bool   // a plain HTTP request is being served off-loop
 	httpPause bool   // its responses are not being read: pipelined requests wait
 	pingSeen  bool   // the current read carried a ping: one pong is due
 	httpReqs  uint16 // plain HTTP requests read on this socket
-	joined    bool   // a member of room on roomShard
-	roomShard int32
-	pos       int32 // index in loop.conns
+	pos       int32  // index in loop.conns
 	rejects   int32
 
 	since    int64 // unix nanos of accept
@@ -76,28 +51,20 @@ type conn struct {
 	partialAt int64
 	pingAt    int64 // unix nanos of the unanswered ping, 0 when none
 
-	tokensLeft  float64
+	// allowance is the command rate limit's bucket: how many commands
+	// (and control frames) the connection may send now (ws.go, take).
+	allowance   float64
 	refillAt    int64
 	rejectStart int64
-
-	tokens []tokenRef // tokens used or given, revoked on exit
 
 	slot    fanout.Slot
 	backlog atomic.Int64
 }
 
-// extra is the part of a connection's state that is only needed for a
+// extra is the part of a connection's I/O state that is only needed for a
 // while.
 type extra struct {
 	upgradeResp []byte // 101 response held until the nickname is claimed
-
-	pendRoom  string
-	pendShard int
-	pendID    []byte
-	pendNick  string
-	pendToken tokenRef
-	pendTok   string
-	queue     [][]byte // commands that arrived while an op was pending
 
 	inFrag bool
 	frag   []byte
@@ -114,9 +81,10 @@ func (c *conn) ext() *extra {
 // settle drops the extra state once nothing in it is needed any more.
 func (c *conn) settle() {
 	x := c.x
-	if x != nil && c.pend == pendNone && len(x.queue) == 0 && !x.inFrag && x.upgradeResp == nil {
+	if x != nil && !x.inFrag && x.upgradeResp == nil {
 		c.x = nil
 	}
+	c.s.settle()
 }
 
 // remote is the peer's address (from gnet, not stored per connection).
@@ -127,7 +95,7 @@ func (c *conn) remote() string {
 	return ""
 }
 
-var _ fanout.Peer = (*conn)(nil)
+var _ shard.Conn = (*conn)(nil)
 
 // Loop implements fanout.Peer.
 func (c *conn) Loop() *fanout.Loop { return c.ls.fan }
@@ -224,7 +192,7 @@ func (c *conn) closeWith(code int, reason string) {
 		return
 	}
 	c.closing = true
-	if c.state != stWS {
+	if !c.ws {
 		_ = c.gc.Close()
 		return
 	}

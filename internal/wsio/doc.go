@@ -11,8 +11,17 @@
 //
 // Each connection's state belongs to its event loop: only that loop reads or
 // writes it (OnTraffic, OnClose, fanout tasks and the periodic sweep all run
-// there). Code in this package must never block an event loop: no waiting on
-// a shard (shard calls only queue), no blocking I/O, no locks held across
-// writes. Bytes from gnet's Peek are borrowed; anything a shard keeps is
-// copied first.
+// there). A conn holds the socket's I/O state; its session (session.go)
+// holds the protocol state — nickname, room, tokens, the one operation in
+// flight and the commands queued behind it — with one phase. A conn is a
+// shard.Conn: the shards' answers and orders (Claimed, Prepared, Joined,
+// NickSet, Renamed, Moved, Replaced, Kicked) are method calls on it, delivered by
+// fanout in order with its frames; answers.go maps their domain errors to
+// HTTP statuses, error codes and close codes.
+//
+// Code in this package must never block an event loop: no waiting on a
+// shard (shard calls only queue), no blocking I/O, no locks held across
+// writes, no signing (setnick tokens are signed by the signer, off the
+// loop, and come back as an event). Bytes from gnet's Peek are borrowed;
+// anything a shard keeps is copied first.
 package wsio

@@ -6,13 +6,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/ics-chat/ics/internal/auth"
-	"github.com/ics-chat/ics/internal/command"
-	"github.com/ics-chat/ics/internal/shard"
 )
 
 type readWriter struct {
@@ -145,7 +142,7 @@ func (s *Server) OriginAllowed(origin, host string) bool {
 
 // upgrade handles a GET /ws whose header block is head (borrowed from
 // gnet's buffer). On success the 101 response is held until the nickname's
-// shard answers the claim.
+// shard answers the claim (Claimed, session.go).
 func (c *conn) upgrade(head []byte) {
 	l := c.ls
 	l.hs = handshake{}
@@ -160,54 +157,11 @@ func (c *conn) upgrade(head []byte) {
 		return
 	}
 	c.ext().upgradeResp = bytes.Clone(l.hsOut.Bytes())
-	c.state = stUpgrading
 	cl := l.hs.claims
-	c.nick = cl.Nickname
-	c.tokens = append(c.tokens, tokenRef{nick: cl.Nickname, jti: cl.ID, exp: cl.Expires})
+	t := tokenRef{nick: cl.Nickname, jti: cl.ID, exp: cl.Expires}
+	c.s = session{phase: phClaiming, nick: cl.Nickname, tokens: []tokenRef{t}}
 	c.counted = true
 	c.srv.wsConns.Add(1)
 	c.ls.stats.WSConns.Add(1)
-	c.claimNick(cl.Nickname, cl.ID, c.tokens[len(c.tokens)-1])
-}
-
-// onClaim completes or refuses the upgrade.
-func (c *conn) onClaim(r shard.ClaimResult) {
-	if c.closed {
-		if r.OK {
-			c.srv.shards.Shard(c.srv.shards.NickShard(c.nick)).Release(c.nick, c)
-		}
-		c.releaseNick(c.nick, c.jtiOf(c.nick))
-		return
-	}
-	if !r.OK {
-		c.ls.stats.Rejected.Add(1)
-		code := "nickname_taken"
-		switch r.Status {
-		case http.StatusUnauthorized:
-			code = "token_revoked"
-		case http.StatusServiceUnavailable:
-			code = command.ErrServerBusy
-		}
-		c.releaseNick(c.nick, c.jtiOf(c.nick)) // a no-op unless we claimed it
-		c.nick = ""
-		_, _ = c.gc.Write(httpErrorResponse(r.Status, code, r.Reason))
-		c.drop()
-		return
-	}
-	_, _ = c.gc.Write(c.x.upgradeResp)
-	c.x.upgradeResp = nil
-	c.ls.stats.Upgrades.Add(1)
-	c.state = stWS
-	c.tokensLeft = float64(c.srv.cfg.CommandBurst)
-	c.pend = pendJoin
-	g := c.srv.shards
-	g.Shard(g.RoomShard(command.GlobalRoom)).Join(c, command.GlobalRoom, c.member())
-	// Frames the client sent right behind its handshake are waiting.
-	if c.gc.InboundBuffered() > 0 {
-		c.onWS()
-	}
-}
-
-func (c *conn) member() shard.Member {
-	return shard.Member{Nick: c.nick, Remote: c.remote(), Since: time.Unix(0, c.since)}
+	c.claimNick(cl.Nickname, cl.ID, t)
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // Output a plain HTTP socket may have queued (unread by its client): past
@@ -34,28 +36,28 @@ func (c *conn) onHTTP() {
 	h, complete, err := sniffRequest(buf, c.srv.cfg.MaxHeaderBytes)
 	switch {
 	case err == errHeaderTooLarge:
-		c.rejectHTTP(http.StatusRequestHeaderFieldsTooLarge, "header_too_large", "request header too large")
+		c.rejectHTTP(http.StatusRequestHeaderFieldsTooLarge, command.ErrHeaderTooLarge, "request header too large")
 		return
 	case err != nil:
-		c.rejectHTTP(http.StatusBadRequest, "bad_request", err.Error())
+		c.rejectHTTP(http.StatusBadRequest, command.ErrBadRequest, err.Error())
 		return
 	case !complete:
 		return
 	}
 	if bytes.HasSuffix(h.path, []byte("/ws")) { // "/ws", or behind a path prefix
 		if !bytes.Equal(h.method, []byte("GET")) {
-			c.rejectHTTP(http.StatusMethodNotAllowed, "method_not_allowed", "use GET to open a WebSocket")
+			c.rejectHTTP(http.StatusMethodNotAllowed, command.ErrMethodNotAllowed, "use GET to open a WebSocket")
 			return
 		}
 		c.upgrade(buf[:h.headerLen])
 		return
 	}
 	if h.chunked {
-		c.rejectHTTP(http.StatusLengthRequired, "length_required", "chunked request bodies are not supported; send Content-Length")
+		c.rejectHTTP(http.StatusLengthRequired, command.ErrLengthRequired, "chunked request bodies are not supported; send Content-Length")
 		return
 	}
 	if h.bodyLen > c.srv.cfg.MaxHTTPBody {
-		c.rejectHTTP(http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
+		c.rejectHTTP(http.StatusRequestEntityTooLarge, command.ErrBodyTooLarge, "request body too large")
 		return
 	}
 	total := h.headerLen + h.bodyLen
@@ -65,7 +67,7 @@ func (c *conn) onHTTP() {
 	select {
 	case c.srv.httpSem <- struct{}{}:
 	default:
-		c.rejectHTTP(http.StatusServiceUnavailable, "busy", "too many requests in flight")
+		c.rejectHTTP(http.StatusServiceUnavailable, command.ErrBusy, "too many requests in flight")
 		return
 	}
 	raw := bytes.Clone(buf[:total])
@@ -112,7 +114,7 @@ func (s *Server) serveHTTP(c *conn, raw []byte, remote string, last bool) {
 	var resp []byte
 	keep := false
 	if err != nil {
-		resp = httpErrorResponse(http.StatusBadRequest, "bad_request", "malformed request")
+		resp = httpErrorResponse(http.StatusBadRequest, command.ErrBadRequest, "malformed request")
 	} else {
 		req.RemoteAddr = remote
 		w := &responseWriter{header: http.Header{}}

@@ -141,7 +141,7 @@ func (l *loop) sweep() {
 		}
 		if c.closing {
 			// A close frame was sent: close whoever did not answer it.
-			if c.state == stWS && now > c.deadline {
+			if c.ws && now > c.deadline {
 				c.deadline = math.MaxInt64
 				if c.abort {
 					// A slow consumer still has megabytes queued in the
@@ -152,15 +152,15 @@ func (l *loop) sweep() {
 			}
 			continue
 		}
-		switch c.state {
-		case stHTTP:
+		switch {
+		case c.s.phase == phNone:
 			switch {
 			case !c.httpBusy && now > c.deadline:
 				c.drop()
 			case c.httpPause && c.gc.OutboundBuffered() <= httpOutPause:
 				c.resumeHTTP()
 			}
-		case stWS:
+		case c.ws:
 			switch {
 			case c.partialAt != 0 && now-c.partialAt >= int64(cfg.FrameTimeout):
 				l.stats.PingCloses.Add(1)
@@ -182,9 +182,9 @@ func (l *loop) drain() {
 	for _, c := range slices.Clone(l.conns) {
 		switch {
 		case c.closed || c.closing:
-		case c.state == stWS:
+		case c.ws:
 			c.closeWith(command.CloseServiceRestart, "service restart")
-		case c.state == stUpgrading:
+		case c.s.phase == phClaiming:
 			c.drop()
 		case !c.httpBusy:
 			c.drop()

@@ -18,7 +18,6 @@ import (
 	"github.com/ics-chat/ics/internal/addrcount"
 	"github.com/ics-chat/ics/internal/auth"
 	"github.com/ics-chat/ics/internal/cluster"
-	"github.com/ics-chat/ics/internal/command"
 	"github.com/ics-chat/ics/internal/config"
 	"github.com/ics-chat/ics/internal/fanout"
 	"github.com/ics-chat/ics/internal/shard"
@@ -46,6 +45,7 @@ type Server struct {
 	shards  *shard.Group
 	cluster *cluster.Node
 	issuer  *auth.Issuer
+	signer  *signer
 	http    http.Handler
 	log     *slog.Logger
 
@@ -70,6 +70,9 @@ type Server struct {
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
+	// started: Start succeeded (the engine booted and the sweeper runs);
+	// Stop has nothing of the engine to stop otherwise.
+	started atomic.Bool
 
 	gnet.BuiltinEventEngine
 }
@@ -90,6 +93,7 @@ func New(o Options) (*Server, error) {
 		shards:    o.Shards,
 		cluster:   o.Cluster,
 		issuer:    o.Issuer,
+		signer:    newSigner(o.Issuer),
 		http:      o.HTTP,
 		log:       o.Logger,
 		booted:    make(chan struct{}),
@@ -142,6 +146,7 @@ func (s *Server) Start(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	s.started.Store(true)
 	go s.sweeper()
 	return nil
 }
@@ -213,24 +218,33 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // bindLoop finds (or assigns) our loop state for a gnet event loop. It runs
-// once per connection open, off the hot path.
-func (s *Server) bindLoop(el gnet.EventLoop) *loop {
+// once per connection open, off the hot path. A loop state (and its fanout
+// loop) belongs to one gnet loop: its connections, scratch buffers and
+// fanout tasks are touched only there. More gnet loops than loop states is
+// an error, never a shared state.
+func (s *Server) bindLoop(el gnet.EventLoop) (*loop, error) {
 	s.bindMu.Lock()
 	defer s.bindMu.Unlock()
 	if l, ok := s.bound[el]; ok {
-		return l
+		return l, nil
 	}
-	l := s.loops[len(s.bound)%len(s.loops)]
-	if len(s.bound) < len(s.loops) {
-		l.bind(el)
+	if len(s.bound) >= len(s.loops) {
+		return nil, fmt.Errorf("wsio: a gnet event loop beyond the %d configured (-loops)", len(s.loops))
 	}
+	l := s.loops[len(s.bound)]
+	l.bind(el)
 	s.bound[el] = l
-	return l
+	return l, nil
 }
 
 // OnOpen sets up a connection in the HTTP state.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	l := s.bindLoop(gc.EventLoop())
+	l, err := s.bindLoop(gc.EventLoop())
+	if err != nil {
+		s.log.Error("refusing a connection", "err", err)
+		s.admit.Load().Give(addrKey(gc.RemoteAddr())) // OnClose will not: the socket has no conn
+		return nil, gnet.Close
+	}
 	now := time.Now()
 	c := &conn{
 		gc:       gc,
@@ -276,16 +290,16 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 		_, _ = gc.Discard(-1)
 		return gnet.None
 	}
-	switch c.state {
-	case stHTTP:
+	switch {
+	case c.s.phase == phNone:
 		c.onHTTP()
-	case stUpgrading:
+	case c.s.phase == phClaiming:
 		// Frames that follow the handshake wait in gnet's buffer until the
 		// nickname is claimed; bound how much a client may push meanwhile.
 		if gc.InboundBuffered() > 2*s.cfg.MaxFrameBytes {
 			c.drop()
 		}
-	case stWS:
+	case c.ws:
 		if s.draining.Load() {
 			// Drain stopped reading: nothing read now is accepted, so
 			// every member gets the same last message before 1012.
@@ -331,6 +345,9 @@ func (s *Server) Drain(ctx context.Context) error {
 // the HTTP handlers' goroutines (waiting for them until ctx ends).
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopping.Store(true)
+	if !s.started.Load() {
+		return nil // Start failed: no engine, no sweeper, no connections
+	}
 	close(s.sweepStop)
 	<-s.sweepDone
 	err := s.eng.Stop(ctx)
@@ -345,7 +362,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 	}
 	done := make(chan struct{})
-	go func() { s.httpWG.Wait(); close(done) }()
+	go func() { s.httpWG.Wait(); s.signer.wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -373,5 +390,3 @@ func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(strings.TrimSpace(fmt
 func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...))) }
 func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
 func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
-
-var _ = command.GlobalRoom

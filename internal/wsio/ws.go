@@ -15,10 +15,10 @@ const maxQueued = 64
 // onWS parses every complete frame in gnet's buffer, in place.
 func (c *conn) onWS() {
 	buf, _ := c.gc.Peek(-1)
-	max := c.srv.cfg.MaxFrameBytes
+	limit := c.srv.cfg.MaxFrameBytes
 	used := 0
 	for used < len(buf) && !c.closing && !c.closed {
-		h, ok, fe := parseFrameHeader(buf[used:], max)
+		h, ok, fe := parseFrameHeader(buf[used:], limit)
 		if fe != nil {
 			c.protocolClose(fe.code, fe.reason)
 			break
@@ -146,13 +146,13 @@ func (c *conn) onMessage(p []byte) {
 		return
 	}
 	c.ls.stats.Commands.Add(1)
-	if c.pend != pendNone {
-		x := c.ext()
-		if len(x.queue) >= maxQueued {
+	if c.s.busy() {
+		op := c.s.pend()
+		if len(op.queue) >= maxQueued {
 			c.sendError(command.ErrServerBusy, "too many commands in flight", nil)
 			return
 		}
-		x.queue = append(x.queue, append([]byte(nil), p...))
+		op.queue = append(op.queue, queued{cmd: append([]byte(nil), p...)})
 		return
 	}
 	c.command(p)
@@ -183,14 +183,14 @@ func (c *conn) take() bool {
 	cfg := &c.srv.cfg
 	now := c.lastRead // set by OnTraffic for the read that carried this frame
 	if c.refillAt != 0 {
-		c.tokensLeft += float64(now-c.refillAt) / 1e9 * cfg.CommandRate
-		if burst := float64(cfg.CommandBurst); c.tokensLeft > burst {
-			c.tokensLeft = burst
+		c.allowance += float64(now-c.refillAt) / 1e9 * cfg.CommandRate
+		if burst := float64(cfg.CommandBurst); c.allowance > burst {
+			c.allowance = burst
 		}
 	}
 	c.refillAt = now
-	if c.tokensLeft >= 1 {
-		c.tokensLeft--
+	if c.allowance >= 1 {
+		c.allowance--
 		return true
 	}
 	return false
