@@ -103,3 +103,8 @@ const (
 // CloseNoStatus (RFC 6455 §7.4.1) is never sent on the wire: a receiver
 // reports it for a close frame that carried no code.
 const CloseNoStatus = 1005
+
+// CloseGoingAway (1001) is what the protocol lets a server send instead of
+// ClosePingTimeout to a client that went silent; this server sends 4000,
+// but a client (the load generator) must accept either.
+const CloseGoingAway = 1001
