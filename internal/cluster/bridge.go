@@ -164,16 +164,18 @@ func (n *Node) onRoom(room string, data []byte) {
 	}
 }
 
-// The envelope: kind, origin, nick, old, the nick list, then the frame.
-// Strings are uvarint-length prefixed.
+// The envelope: kind, origin, stream, seq, nick, old, the nick list, then
+// the frame. Strings are uvarint-length prefixed; seq is a uvarint.
 func encodeEvent(origin string, ev *shard.Event) []byte {
-	size := 1 + 4*binary.MaxVarintLen16 + len(origin) + len(ev.Nick) + len(ev.Old) + len(ev.Frame)
+	size := 1 + 5*binary.MaxVarintLen16 + binary.MaxVarintLen64 + len(origin) + len(ev.Stream) + len(ev.Nick) + len(ev.Old) + len(ev.Frame)
 	for _, s := range ev.Nicks {
 		size += len(s) + binary.MaxVarintLen16
 	}
 	b := make([]byte, 0, size)
 	b = append(b, byte(ev.Kind))
 	b = appendString(b, origin)
+	b = appendString(b, ev.Stream)
+	b = binary.AppendUvarint(b, ev.Seq)
 	b = appendString(b, ev.Nick)
 	b = appendString(b, ev.Old)
 	b = binary.AppendUvarint(b, uint64(len(ev.Nicks)))
@@ -198,7 +200,18 @@ func decodeEvent(b []byte) (shard.Event, error) {
 	ev.Kind = shard.EventKind(b[0])
 	b = b[1:]
 	var ok bool
-	for _, dst := range []*string{&ev.Origin, &ev.Nick, &ev.Old} {
+	if ev.Origin, b, ok = readString(b); !ok {
+		return ev, errEnvelope
+	}
+	if ev.Stream, b, ok = readString(b); !ok {
+		return ev, errEnvelope
+	}
+	seq, k := binary.Uvarint(b)
+	if k <= 0 {
+		return ev, errEnvelope
+	}
+	ev.Seq, b = seq, b[k:]
+	for _, dst := range []*string{&ev.Nick, &ev.Old} {
 		if *dst, b, ok = readString(b); !ok {
 			return ev, errEnvelope
 		}

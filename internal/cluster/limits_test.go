@@ -61,7 +61,7 @@ func TestEventEnvelope(t *testing.T) {
 		name string
 		ev   shard.Event
 	}{
-		{"message", shard.Event{Kind: shard.EvMessage, Frame: []byte(`{"type":"message"}`)}},
+		{"message", shard.Event{Kind: shard.EvMessage, Stream: "s1-0-1", Seq: 300, Frame: []byte(`{"type":"message"}`)}},
 		{"nick", shard.Event{Kind: shard.EvNick, Nick: "new", Old: "old", Frame: []byte(`{}`)}},
 		{"snapshot", shard.Event{Kind: shard.EvSnapshot, Nicks: []string{"a", "bb", "ccc"}}},
 		{"empty snapshot", shard.Event{Kind: shard.EvSnapshot}},
@@ -73,7 +73,7 @@ func TestEventEnvelope(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Origin != "n1.abc" || got.Kind != tt.ev.Kind || got.Nick != tt.ev.Nick || got.Old != tt.ev.Old ||
+			if got.Origin != "n1.abc" || got.Kind != tt.ev.Kind || got.Stream != tt.ev.Stream || got.Seq != tt.ev.Seq || got.Nick != tt.ev.Nick || got.Old != tt.ev.Old ||
 				!slices.Equal(got.Nicks, tt.ev.Nicks) || string(got.Frame) != string(tt.ev.Frame) {
 				t.Fatalf("round trip: %+v, want %+v", got, tt.ev)
 			}

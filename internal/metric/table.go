@@ -23,6 +23,7 @@ var table = []Def{
 	stat("ics_shard_inbox_passes_total", "Inbox passes per shard (ics_deliveries_total / passes is the batching factor).", Counter, func(s *shard.Stats) float64 { return u64(s.InboxPasses.Load()) }),
 	stat("ics_messages_in_total", "Chat messages published, per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.MessagesIn.Load()) }),
 	stat("ics_remote_messages_in_total", "Chat messages from other nodes published in rooms with local members, per shard (0 on a single node).", Counter, func(s *shard.Stats) float64 { return u64(s.RemoteIn.Load()) }),
+	stat("ics_remote_gaps_total", "Times a room found it missed another node's events (lost under load): its local members were closed with 1012 and its history line broke, per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.RemoteGaps.Load()) }),
 	stat("ics_deliveries_total", "Frames fanned out to connections, per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.Deliveries.Load()) }),
 	stat("ics_delivery_bytes_total", "Bytes of frames fanned out, per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.BytesOut.Load()) }),
 	stat("ics_shard_ops_total", "Ops handled per shard.", Counter, func(s *shard.Stats) float64 { return u64(s.Commands.Load()) }),

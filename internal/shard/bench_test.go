@@ -35,6 +35,7 @@ func (p *countPeer) Renamed(string)                 { p.events++ }
 func (p *countPeer) Moved(string)                   { p.events++ }
 func (p *countPeer) Replaced()                      { p.events++ }
 func (p *countPeer) Kicked(string)                  { p.events++ }
+func (p *countPeer) Missed()                        {}
 
 // fakeLoops returns n fanout loops. With async, each has its own goroutine
 // that runs tasks in order (an event loop); otherwise a task runs at once on

@@ -24,6 +24,13 @@ const (
 type Event struct {
 	Kind   EventKind
 	Origin string // the node incarnation that sent it (set by the bridge on the way in)
+	// Stream names the origin's room (its first epoch: one per room
+	// created there) and Seq numbers the events it sent for that room,
+	// 1, 2, 3…: a receiver that sees a number skipped knows it missed an
+	// event (an outbox, NATS or inbox dropped it under load). Zero for
+	// events the bridge itself sends (EvSnapshotReq).
+	Stream string
+	Seq    uint64
 	Nick   string
 	Old    string
 	Nicks  []string
@@ -82,10 +89,19 @@ type remoteMember struct {
 	origin string
 }
 
+// heard is the last event of one origin's stream a room received.
+type heard struct {
+	stream string
+	seq    uint64
+}
+
 func (s *Shard) remote(name string, ev *Event) {
 	r := s.rooms[name]
 	if r == nil || len(r.members) == 0 {
 		return // not watching it (any more)
+	}
+	if s.missed(r, ev) {
+		s.gap(r)
 	}
 	switch ev.Kind {
 	case EvMessage:
@@ -114,7 +130,7 @@ func (s *Shard) remote(name string, ev *Event) {
 		for i, m := range r.members {
 			nicks[i] = m.Nick
 		}
-		s.g.opts.Bridge.Out(name, Event{Kind: EvSnapshot, Nicks: nicks})
+		s.bridgeOut(r, Event{Kind: EvSnapshot, Nicks: nicks})
 	case EvSnapshot:
 		for nick, rm := range r.remote {
 			if rm.origin == ev.Origin {
@@ -124,6 +140,34 @@ func (s *Shard) remote(name string, ev *Event) {
 		for _, n := range ev.Nicks {
 			r.setRemote(n, ev.Origin)
 		}
+	}
+}
+
+// missed reports whether ev shows that r missed events of ev's origin:
+// the origin numbered them 1, 2, 3… and one between the last heard and
+// this one never came. The first event heard from a stream sets where it
+// starts.
+func (s *Shard) missed(r *room, ev *Event) bool {
+	if ev.Seq == 0 {
+		return false
+	}
+	if r.heard == nil {
+		r.heard = map[string]heard{}
+	}
+	last, known := r.heard[ev.Origin]
+	r.heard[ev.Origin] = heard{stream: ev.Stream, seq: ev.Seq}
+	return known && last.stream == ev.Stream && ev.Seq != last.seq+1
+}
+
+// gap handles events of r lost on their way from another node: its local
+// members missed them without a trace, so the room's line here breaks (a
+// client asking history with the old epoch gets complete:false) and every
+// local member is told (it closes with 1012 and reconnects: no silent gap).
+func (s *Shard) gap(r *room) {
+	s.stats.RemoteGaps.Add(1)
+	s.breakLine(r)
+	for _, m := range r.members {
+		s.batch.Event(m.peer, missedEv{m.peer})
 	}
 }
 
@@ -163,12 +207,16 @@ func (s *Shard) dropNode(origin string) {
 			r.dropRemote(nick)
 			s.announce(r, leftFrame(r.name, nick))
 		}
+		delete(r.heard, origin)
 	}
 }
 
-// bridgeOut sends ev for r to the other nodes, if clustered.
+// bridgeOut sends ev for r to the other nodes, if clustered, numbered in
+// r's stream.
 func (s *Shard) bridgeOut(r *room, ev Event) {
 	if b := s.g.opts.Bridge; b != nil {
+		r.outSeq++
+		ev.Stream, ev.Seq = r.stream, r.outSeq
 		b.Out(r.name, ev)
 	}
 }

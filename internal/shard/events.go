@@ -42,6 +42,10 @@ type Conn interface {
 	// Kicked says an admin kicked the connection with reason: it revokes
 	// every token it used and closes.
 	Kicked(reason string)
+	// Missed says the connection's room lost events on their way from
+	// another node (overload): it closes with 1012, so the client
+	// reconnects and its history request reports the gap.
+	Missed()
 }
 
 // ErrTokenRevoked: the token was revoked (exit, kick) and may not connect.
@@ -78,6 +82,7 @@ type (
 		room string
 	}
 	replaced struct{ c Conn }
+	missedEv struct{ c Conn }
 	kicked   struct {
 		c      Conn
 		reason string
@@ -91,4 +96,5 @@ func (e nickSet) Deliver()  { e.c.NickSet(e.nick, e.err) }
 func (e renamed) Deliver()  { e.c.Renamed(e.nick) }
 func (e moved) Deliver()    { e.c.Moved(e.room) }
 func (e replaced) Deliver() { e.c.Replaced() }
+func (e missedEv) Deliver() { e.c.Missed() }
 func (e kicked) Deliver()   { e.c.Kicked(e.reason) }

@@ -88,7 +88,8 @@ type histState struct {
 // newRoom makes a room with a fresh epoch: a recreated room never shares an
 // epoch with an earlier room of the same name (on this or any other boot).
 func (s *Shard) newRoom(name string) *room {
-	return &room{name: name, epoch: s.newEpoch(), hidx: -1}
+	e := s.newEpoch()
+	return &room{name: name, epoch: e, stream: e, hidx: -1}
 }
 
 // newEpoch names a new history line: this boot, this shard, a counter.

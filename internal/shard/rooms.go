@@ -29,6 +29,12 @@ type room struct {
 	// remote are the members on other nodes, by nickname, known while
 	// this node watches the room (it has local members). Nil on a single node.
 	remote map[string]remoteMember
+	// Clustered: stream names this room in the events it sends (its
+	// first epoch), outSeq numbers them, and heard is the last event
+	// received from each other node (bridge.go).
+	stream string
+	outSeq uint64
+	heard  map[string]heard
 }
 
 type member struct {
@@ -174,7 +180,7 @@ func (s *Shard) remove(m *member) {
 	if len(r.members) == 0 {
 		// No longer watched: what we knew of the other nodes' members
 		// goes stale from here on.
-		r.remote = nil
+		r.remote, r.heard = nil, nil
 		r.users = nil // rebuilt from the members on the next listusers
 		s.bridgeWatch(r, false)
 	}

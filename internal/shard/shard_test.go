@@ -57,6 +57,7 @@ func (c *fakeConn) Renamed(nick string)            { c.got <- fmt.Sprintf("Renam
 func (c *fakeConn) Moved(room string)              { c.got <- fmt.Sprintf("Moved(%s)", room) }
 func (c *fakeConn) Replaced()                      { c.got <- "Replaced()" }
 func (c *fakeConn) Kicked(reason string)           { c.got <- fmt.Sprintf("Kicked(%s)", reason) }
+func (c *fakeConn) Missed()                        { c.got <- "Missed()" }
 
 // framePayload strips an unmasked server frame's header.
 func framePayload(f []byte) []byte {
@@ -102,9 +103,11 @@ type rig struct {
 	ctx  context.Context
 }
 
-func newRig(t *testing.T, shards int) *rig {
+func newRig(t *testing.T, shards int) *rig { return newRigWith(t, shards, Options{}) }
+
+func newRigWith(t *testing.T, shards int, opts Options) *rig {
 	loops, _, stopLoops := fakeLoops(1, true)
-	g := NewGroup(shards, loops, Options{})
+	g := NewGroup(shards, loops, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.Start(ctx)
 	t.Cleanup(func() {

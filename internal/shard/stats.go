@@ -22,7 +22,8 @@ type Stats struct {
 	HistoryEvictAge   atomic.Uint64 // frames dropped: older than -history-ttl
 	HistoryEvictBytes atomic.Uint64 // frames dropped: shard over its -history-max-bytes share
 
-	RemoteIn atomic.Uint64 // chat messages received from other nodes
+	RemoteIn   atomic.Uint64 // chat messages received from other nodes
+	RemoteGaps atomic.Uint64 // times a room found it missed another node's events
 }
 
 func (s *Stats) observeDepth(n int) {

@@ -253,6 +253,16 @@ func (c *conn) Kicked(reason string) {
 	c.closeWith(command.CloseKicked, reason)
 }
 
+// Missed implements shard.Conn: the room lost events from another node on
+// their way here; close with 1012 so the client reconnects and learns of
+// the gap from history (its epoch is gone), rather than go on without it.
+func (c *conn) Missed() {
+	if c.closed {
+		return
+	}
+	c.closeWith(command.CloseServiceRestart, "missed messages from another node; reconnect")
+}
+
 // Overflowed implements fanout.Peer: frames for this connection were dropped
 // (its loop's queue was full): close it like a slow consumer rather than
 // leave a gap.
