@@ -140,7 +140,7 @@ func TestVocabularyIsComplete(t *testing.T) {
 		var got []string
 		for _, f := range frames {
 			var v struct{ Type string }
-			if err := json.Unmarshal(payload(t, f), &v); err != nil {
+			if err := json.Unmarshal(Payload(f), &v); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Contains(got, v.Type) {
@@ -180,15 +180,3 @@ func TestVocabularyIsComplete(t *testing.T) {
 	})
 }
 
-// payload strips the unmasked server frame header of f.
-func payload(t *testing.T, f []byte) []byte {
-	t.Helper()
-	switch n := f[1] & 0x7F; n {
-	case 126:
-		return f[4:]
-	case 127:
-		return f[10:]
-	default:
-		return f[2:]
-	}
-}

@@ -38,7 +38,7 @@ func (c *fakeConn) Slot() *fanout.Slot { return &c.slot }
 func (c *fakeConn) Write(frames [][]byte) {
 	for _, f := range frames {
 		var v struct{ Type, Room, From, Nickname string }
-		_ = json.Unmarshal(framePayload(f), &v)
+		_ = json.Unmarshal(command.Payload(f), &v)
 		who := v.Nickname // membership frames; a message names its sender
 		if who == "" {
 			who = v.From
@@ -59,17 +59,6 @@ func (c *fakeConn) Replaced()                      { c.got <- "Replaced()" }
 func (c *fakeConn) Kicked(reason string)           { c.got <- fmt.Sprintf("Kicked(%s)", reason) }
 func (c *fakeConn) Missed()                        { c.got <- "Missed()" }
 
-// framePayload strips an unmasked server frame's header.
-func framePayload(f []byte) []byte {
-	switch n := f[1] & 0x7F; n {
-	case 126:
-		return f[4:]
-	case 127:
-		return f[10:]
-	default:
-		return f[2:]
-	}
-}
 
 // expect reads c's next records and fails unless they are want, in order.
 func (c *fakeConn) expect(t *testing.T, want ...string) {
