@@ -69,44 +69,61 @@ func (n *Node) Reserve(ctx context.Context, nick, jti string) error {
 
 // Claim binds nick to a /ws connection of token jti on this node: free, or
 // already held by the same token (on any node: it moves here). ErrTaken
-// when another token holds it.
+// when another token holds it. A key that keeps changing under it (the
+// same token's release on another node landing meanwhile) is looked at
+// again until ctx ends, then refused as busy (retry), never as taken: only
+// another token makes a name taken.
 func (n *Node) Claim(ctx context.Context, nick, jti string) error {
 	key := claimKey(nick)
-	for range 3 {
-		e, err := n.claims.Get(ctx, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			_, err = n.claims.Create(ctx, key, n.claimValue(jti))
-			if casConflict(err) {
-				continue // raced with another claim: look again
-			}
-		case err != nil:
-		default:
-			o := parseOwner(e.Value(), e.Revision())
-			if o.jti != jti {
-				n.stats.ClaimConflicts.Add(1)
-				return ErrTaken
-			}
-			if o.inc != n.incarnation() {
-				_, err = n.claims.Update(ctx, key, n.claimValue(jti), e.Revision())
-				if casConflict(err) {
-					continue // changed meanwhile (e.g. released): look again
-				}
-				if err == nil {
-					n.takeover(o.inc, nick, jti)
-				}
-			}
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		done, err := n.claimOnce(ctx, nick, key, jti)
+		if errors.Is(err, ErrTaken) {
+			n.stats.ClaimConflicts.Add(1)
+			return err
 		}
 		if err != nil {
 			return fmt.Errorf("claim nickname %q: %w", nick, err)
 		}
-		n.mu.Lock()
-		delete(n.pending, key)
-		n.mu.Unlock()
-		return nil
+		if done {
+			n.mu.Lock()
+			delete(n.pending, key)
+			n.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("claim nickname %q: it kept changing until the deadline (%w): %w", nick, ctx.Err(), ErrBusy)
+		case <-time.After(wait):
+		}
 	}
-	n.stats.ClaimConflicts.Add(1)
-	return ErrTaken
+}
+
+// claimOnce is one look at nick's key and one compare-and-set: done, or not done
+// because the key changed meanwhile (look again), or an error.
+func (n *Node) claimOnce(ctx context.Context, nick, key, jti string) (done bool, err error) {
+	e, err := n.claims.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		_, err = n.claims.Create(ctx, key, n.claimValue(jti))
+	case err != nil:
+		return false, err
+	default:
+		o := parseOwner(e.Value(), e.Revision())
+		if o.jti != jti {
+			return false, ErrTaken
+		}
+		if o.inc == n.incarnation() {
+			return true, nil
+		}
+		_, err = n.claims.Update(ctx, key, n.claimValue(jti), e.Revision())
+		if err == nil {
+			n.takeover(o.inc, nick, jti)
+		}
+	}
+	if casConflict(err) {
+		return false, nil // changed meanwhile (a release, a racing claim)
+	}
+	return err == nil, err
 }
 
 // Release frees nick if this node still holds it for token jti. It
