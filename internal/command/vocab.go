@@ -39,3 +39,13 @@ var HTTPErrorCodes = []string{
 	ErrTokenRevoked, ErrBadRequest, ErrMethodNotAllowed, ErrTooManyRequests, ErrHeaderTooLarge,
 	ErrBodyTooLarge, ErrLengthRequired, ErrBusy, ErrUnavailable,
 }
+
+// The endpoints and the WebSocket subprotocol a client uses.
+const (
+	// Subprotocol is offered first in Sec-WebSocket-Protocol (the token
+	// follows it) and echoed by the server.
+	Subprotocol = "ics.v1"
+	// PathWS is the WebSocket endpoint; PathAuth issues tokens.
+	PathWS   = "/ws"
+	PathAuth = "/auth"
+)

@@ -229,7 +229,7 @@ func normalizeNode(u string) string {
 	for _, scheme := range []string{"http://", "ws://", "https://", "wss://"} {
 		u = strings.TrimPrefix(u, scheme)
 	}
-	u = strings.TrimSuffix(strings.TrimSuffix(u, "/ws"), "/")
+	u = strings.TrimSuffix(strings.TrimSuffix(u, command.PathWS), "/")
 	if host, port, err := net.SplitHostPort(u); err == nil && host == "localhost" {
 		return net.JoinHostPort("127.0.0.1", port)
 	}

@@ -237,7 +237,7 @@ func newDialer(cfg *Config) (*dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dialer{cfg: cfg, target: t, wsPath: "/ws", https: map[string]*http.Client{}}, nil
+	return &dialer{cfg: cfg, target: t, wsPath: command.PathWS, https: map[string]*http.Client{}}, nil
 }
 
 // addr is the first node: /auth, probes and server samples go there.
@@ -307,7 +307,7 @@ func (d *dialer) auth(ctx context.Context, i int, nick string) (string, error) {
 // authAt obtains a token for nick from the node at addr, from the source
 // address of slot i.
 func (d *dialer) authAt(ctx context.Context, i int, addr, nick string) (string, error) {
-	base := "http://" + addr + "/auth"
+	base := "http://" + addr + command.PathAuth
 	var req *http.Request
 	var err error
 	if d.cfg.Compat == CompatSeed {
@@ -436,7 +436,7 @@ func (d *dialer) subprotocol(tok string) string {
 	if d.cfg.Compat == CompatSeed {
 		return tok
 	}
-	return "ics.v1, " + tok
+	return command.Subprotocol + ", " + tok
 }
 
 var wsGUID = []byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11")

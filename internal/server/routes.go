@@ -22,7 +22,7 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	lim := newIPLimiter(rate.Limit(s.cfg.AuthRate), s.cfg.AuthBurst)
-	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) { s.handleAuth(w, r, lim) })
+	mux.HandleFunc(command.PathAuth, func(w http.ResponseWriter, r *http.Request) { s.handleAuth(w, r, lim) })
 	s.probeRoutes(mux)
 	if s.cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

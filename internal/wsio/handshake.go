@@ -10,6 +10,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/ics-chat/ics/internal/auth"
+	"github.com/ics-chat/ics/internal/command"
 )
 
 type readWriter struct {
@@ -26,8 +27,6 @@ type handshake struct {
 	protocol string // subprotocol to echo ("" for none)
 	claims   auth.Claims
 }
-
-const subprotocol = "ics.v1"
 
 func (l *loop) initUpgrader() {
 	l.up = ws.Upgrader{
@@ -68,7 +67,7 @@ func tokenFromProtocols(v string) (token, echo string) {
 		p = strings.TrimSpace(p)
 		switch {
 		case p == "":
-		case p == subprotocol:
+		case p == command.Subprotocol:
 			offeredICS = true
 		default:
 			others = append(others, p)
@@ -83,7 +82,7 @@ func tokenFromProtocols(v string) (token, echo string) {
 		echo = raw
 	}
 	if offeredICS {
-		echo = subprotocol
+		echo = command.Subprotocol
 	}
 	return token, echo
 }

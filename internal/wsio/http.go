@@ -44,7 +44,7 @@ func (c *conn) onHTTP() {
 	case !complete:
 		return
 	}
-	if bytes.HasSuffix(h.path, []byte("/ws")) { // "/ws", or behind a path prefix
+	if bytes.HasSuffix(h.path, []byte(command.PathWS)) { // "/ws", or behind a path prefix
 		if !bytes.Equal(h.method, []byte("GET")) {
 			c.rejectHTTP(http.StatusMethodNotAllowed, command.ErrMethodNotAllowed, "use GET to open a WebSocket")
 			return

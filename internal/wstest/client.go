@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/ics-chat/ics/internal/command"
 )
 
 // Auth asks the server at addr for a token for nick.
@@ -49,7 +51,7 @@ func (e *DialError) Error() string { return fmt.Sprintf("upgrade refused with HT
 
 // DialToken upgrades with the token offered as "ics.v1, TOKEN".
 func DialToken(addr, token string) (*Client, error) {
-	return DialProtocols(addr, "/ws", []string{"ics.v1", token})
+	return DialProtocols(addr, command.PathWS, []string{command.Subprotocol, token})
 }
 
 // DialProtocols upgrades target (path and query) offering protocols.
