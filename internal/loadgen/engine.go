@@ -45,6 +45,11 @@ type lgConn struct {
 	now        int64
 	closeCode  int
 	closing    bool
+	// last is the last generated message this connection received (for
+	// the restart check: every member of a room closed with 1012 must
+	// have seen the same last message).
+	last    marker
+	hasLast bool
 	joined     atomic.Bool
 	closed     atomic.Bool
 }
@@ -268,6 +273,7 @@ func (lc *lgConn) observe(p []byte) bool {
 	if lc.streams[idx].Observe(seq) == Duplicate {
 		return true
 	}
+	lc.last, lc.hasLast = marker{pub: pub, seq: seq}, true
 	sh.delivered++
 	sh.winDelivered++
 	lat := lc.now - ts

@@ -322,6 +322,7 @@ func (r *fanoutRun) collect(expected uint64) {
 		}
 		lc.sh.mu.Unlock()
 	}
+	rep.Restart = checkRestart(r.conns)
 	hist, codes, closes := r.e.merged()
 	rep.Latency = Summarize(hist)
 	rep.SendLag = Summarize(r.lag)
@@ -351,6 +352,9 @@ func (r *fanoutRun) evaluate() {
 	}
 	if rep.ClosedDuringRun > 0 {
 		rep.failf("closed: %d connections closed by the server during the run (close codes %v)", rep.ClosedDuringRun, rep.CloseCodes)
+	}
+	if rc := rep.Restart; rc != nil && rc.Consistent < rc.Rooms {
+		rep.failf("restart: in %d of %d rooms the members closed with 1012 did not all see the same last message (%v)", rc.Rooms-rc.Consistent, rc.Rooms, rc.Mismatches)
 	}
 	if cfg.MaxP99 > 0 && rep.Latency.P99Ms > float64(cfg.MaxP99)/float64(time.Millisecond) {
 		rep.failf("latency: p99 %.2f ms exceeds -max-p99 %v", rep.Latency.P99Ms, cfg.MaxP99)

@@ -60,6 +60,9 @@ type Report struct {
 	// their intended times (after warmup); it is part of Latency, so a large
 	// SendLag means the generator, not the server, was the bottleneck.
 	SendLag      LatencySummary   `json:"send_lag"`
+	// Restart is what the connections the server closed with 1012 (a
+	// drain: SIGTERM, a rolling restart) saw last, room by room.
+	Restart      *RestartCheck    `json:"restart,omitempty"`
 	ErrorCodes   map[string]int64 `json:"error_codes,omitempty"`
 	CloseCodes   map[int]int64    `json:"close_codes,omitempty"`
 	GeneratorCPU CPUStats         `json:"generator_cpu"`
@@ -126,6 +129,13 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, ", %d closed during run", r.ClosedDuringRun)
 	}
 	fmt.Fprintln(w)
+	if rc := r.Restart; rc != nil {
+		fmt.Fprintf(w, "  server restart (1012): %d connections in %d rooms; %d rooms where every member saw the same last message", rc.Conns, rc.Rooms, rc.Consistent)
+		for _, m := range rc.Mismatches {
+			fmt.Fprintf(w, "; %s", m)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.AuthRefused429 > 0 {
 		fmt.Fprintf(w, "  /auth answered 429 Too Many Requests %d times: the server's per-address /auth limit capped the connect rate (raise -auth-rate and -auth-burst on the server for big runs)\n", r.AuthRefused429)
 	}
