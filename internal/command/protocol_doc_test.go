@@ -179,4 +179,3 @@ func TestVocabularyIsComplete(t *testing.T) {
 		})
 	})
 }
-

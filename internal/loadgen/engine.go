@@ -50,8 +50,8 @@ type lgConn struct {
 	// have seen the same last message).
 	last    marker
 	hasLast bool
-	joined     atomic.Bool
-	closed     atomic.Bool
+	joined  atomic.Bool
+	closed  atomic.Bool
 }
 
 // engine owns the gnet client and every connection's receive state.

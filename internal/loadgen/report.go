@@ -59,7 +59,7 @@ type Report struct {
 	// SendLag is how late the generator itself sent messages relative to
 	// their intended times (after warmup); it is part of Latency, so a large
 	// SendLag means the generator, not the server, was the bottleneck.
-	SendLag      LatencySummary   `json:"send_lag"`
+	SendLag LatencySummary `json:"send_lag"`
 	// Restart is what the connections the server closed with 1012 (a
 	// drain: SIGTERM, a rolling restart) saw last, room by room.
 	Restart      *RestartCheck    `json:"restart,omitempty"`

@@ -59,7 +59,6 @@ func (c *fakeConn) Replaced()                      { c.got <- "Replaced()" }
 func (c *fakeConn) Kicked(reason string)           { c.got <- fmt.Sprintf("Kicked(%s)", reason) }
 func (c *fakeConn) Missed()                        { c.got <- "Missed()" }
 
-
 // expect reads c's next records and fails unless they are want, in order.
 func (c *fakeConn) expect(t *testing.T, want ...string) {
 	t.Helper()
