@@ -238,6 +238,17 @@ func (p *page) waitUsers(users ...string) {
 	p.wait(fmt.Sprintf("user list %v", users), `JSON.stringify([...document.querySelectorAll('#user-list li')].map(li => li.dataset.nick)) === `+js(string(b)))
 }
 
+// clickRoom clicks room's button in the room list. The list is rendered
+// again whenever a pushed room list or a join arrives, so the button is
+// found and clicked in one step inside the page: a node looked up first
+// can be replaced before a separate click reaches it ("Could not find node
+// with given id").
+func (p *page) clickRoom(room string) {
+	p.t.Helper()
+	sel := `#room-list button[data-room=` + js(room) + `]`
+	p.wait("room "+room+" clicked", `(() => { const b = document.querySelector(`+js(sel)+`); if (!b) return false; b.click(); return true; })()`)
+}
+
 func (p *page) waitRoom(room string) {
 	p.t.Helper()
 	p.wait("current room "+room, `document.getElementById('current-room').textContent === `+js(room)+
@@ -312,7 +323,7 @@ func TestBrowserChat(t *testing.T) {
 			t.Error("the lobby's timeline shows global's messages")
 		}
 		alice.wait("empty state", `!document.getElementById('empty-state').hidden && document.getElementById('empty-room').textContent === '#lobby'`)
-		bob.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="lobby"]`)))
+		bob.clickRoom("lobby")
 		bob.waitRoom("lobby")
 		alice.waitUsers("alice", "bob")
 		bob.waitUsers("alice", "bob")
@@ -322,7 +333,7 @@ func TestBrowserChat(t *testing.T) {
 		alice.wait("empty state gone", `document.getElementById('empty-state').hidden`)
 
 		// Back in global: global's own timeline, without the lobby's.
-		alice.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="global"]`)))
+		alice.clickRoom("global")
 		alice.waitRoom("global")
 		alice.waitMessage("bob", "hello alice")
 		if alice.hasMessage("made it to the lobby") {
@@ -336,7 +347,7 @@ func TestBrowserChat(t *testing.T) {
 		alice.typeEnter("new-room-input", "attic")
 		alice.waitRoom("attic")
 		bob.wait("attic listed", `!!document.querySelector('#room-list button[data-room="attic"]')`)
-		alice.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="lobby"]`)))
+		alice.clickRoom("lobby")
 		alice.waitRoom("lobby")
 		alice.waitMessage("bob", "made it to the lobby")
 		bob.wait("attic gone without a click", `!document.querySelector('#room-list button[data-room="attic"]')`)
@@ -515,7 +526,7 @@ func TestBrowserChat(t *testing.T) {
 		alice.typeEnter("new-room-input", "den")
 		alice.waitRoom("den")
 		bob.wait("den listed", `!!document.querySelector('#room-list button[data-room="den"]')`)
-		bob.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="den"]`)))
+		bob.clickRoom("den")
 		bob.waitRoom("den")
 		alice.waitUsers("alice", "bobby")
 

@@ -135,7 +135,7 @@ func TestBrowserRecoversMissedMessages(t *testing.T) {
 			carol.open("http://" + proxy.ln.Addr().String() + "/")
 			carol.login("carol")
 			carol.wait("den listed", `!!document.querySelector('#room-list button[data-room="den"]')`)
-			carol.do(chromedp.Click(chromedp.CSS(`#room-list button[data-room="den"]`)))
+			carol.clickRoom("den")
 			carol.waitRoom("den")
 			// Entering the room shows its recent history.
 			carol.waitMessage("bob", "before the page came")
