@@ -19,7 +19,7 @@ cpu() { # total user+system seconds of the given pids
   echo "$t"
 }
 waitready() { for _ in $(seq 150); do curl -sf "http://$1/readyz" >/dev/null && return 0; sleep 0.2; done; return 1; }
-SHAPE="-conns 1000 -rooms 10 -publishers 100 -rate ${RATE:-0.25} -step 1.4 -max-steps ${STEPS:-10} -size 100 -duration 10s -warmup 2s -max-p99 50ms"
+SHAPE="-conns 1000 -rooms 10 -publishers 100 -rate ${RATE:-0.25} -step 1.4 -max-steps ${STEPS:-10} -size 100 -duration 10s -warmup ${WARMUP:-4s} -max-p99 50ms"
 S="/tmp/ics-bench-server -admin= -jwt-key bench-key-0123456789abcdef0123456789 -log-level warn ${SERVER_FLAGS:-}"
 PEERS=nats://127.0.0.1:16341,nats://127.0.0.1:16342
 
@@ -43,8 +43,8 @@ run() { # name, loadgen target, server commands...
   uptime >> "$OUT/$name.txt"
   kill "${pids[@]}"; sleep 1; kill -9 "${pids[@]}" 2>/dev/null; wait 2>/dev/null
 }
-run one-node 127.0.0.1:18190 "$S -http 127.0.0.1:18190"
-run two-nodes 127.0.0.1:18191,127.0.0.1:18192 \
+[ "${ONLY:-}" = two ] || run one-node 127.0.0.1:18190 "$S -http 127.0.0.1:18190"
+[ "${ONLY:-}" = one ] || run two-nodes 127.0.0.1:18191,127.0.0.1:18192 \
   "$S -http 127.0.0.1:18191 -node-id s1 -cluster-listen 127.0.0.1:16341 -cluster-peers $PEERS" \
   "$S -http 127.0.0.1:18192 -node-id s2 -cluster-listen 127.0.0.1:16342 -cluster-peers $PEERS"
 uptime > "$OUT/DONE"

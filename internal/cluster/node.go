@@ -14,6 +14,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ics-chat/ics/internal/shard"
 )
@@ -36,10 +37,12 @@ type Node struct {
 	nodes  jetstream.KeyValue
 	claims jetstream.KeyValue
 
-	out    outbox
-	sem    chan struct{}
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	out outbox
+	sem chan struct{}
+	// roomAsks merges concurrent RemoteRooms gathers of one filter.
+	roomAsks singleflight.Group
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 	// watch runs the KV watchers; rejoin restarts them (registry loop
 	// only, after Start).
 	watch watchers

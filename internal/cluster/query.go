@@ -137,7 +137,18 @@ func (n *Node) gather(ctx context.Context, subj string, payload []byte) ([][]byt
 
 // RemoteRooms lists the rooms of the other nodes (only room filter when it
 // is not empty), merged by name.
+//
+// Concurrent asks with the same filter share one gather (a join storm into
+// a room asks whether it exists once per arriving client: a thousand
+// scatter-gathers at once used to time out the nodes that answer them).
+// Callers must not modify the result.
 func (n *Node) RemoteRooms(ctx context.Context, filter string) ([]RoomInfo, error) {
+	v, err, _ := n.roomAsks.Do(filter, func() (any, error) { return n.remoteRooms(ctx, filter) })
+	rs, _ := v.([]RoomInfo)
+	return rs, err
+}
+
+func (n *Node) remoteRooms(ctx context.Context, filter string) ([]RoomInfo, error) {
 	parts, err := n.gather(ctx, roomsQuery, []byte(filter))
 	if err != nil && !errors.Is(err, ErrIncomplete) {
 		return nil, err
