@@ -239,10 +239,13 @@ func TestAdaptiveWindow(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		ceil       time.Duration
+		frames     int // frames the slow task writes to its peer
 		wantLoaded func(time.Duration) bool
 	}{
-		{"adaptive", ceil, func(w time.Duration) bool { return w > floor && w <= ceil }},
-		{"fixed", 0, func(w time.Duration) bool { return w == floor }},
+		{"adaptive", ceil, 3, func(w time.Duration) bool { return w > floor && w <= ceil }},
+		{"fixed", 0, 3, func(w time.Duration) bool { return w == floor }},
+		// One frame per write: a wider window would only add latency.
+		{"adaptive, one frame per write", ceil, 1, func(w time.Duration) bool { return w == floor }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ex manualExec
@@ -251,11 +254,13 @@ func TestAdaptiveWindow(t *testing.T) {
 			p := &slowPeer{fakePeer: fakePeer{loop: l}, d: 20 * time.Millisecond}
 			p.fakePeer.loop = l
 			bt := NewBatch([]*Loop{l})
-			bt.Add(p, []byte("x"))
+			for range tc.frames {
+				bt.Add(p, []byte("x"))
+			}
 			bt.Flush()
 			ex.runAll() // idle loop: the task was queued at once
 			if w := l.Window(); !tc.wantLoaded(w) {
-				t.Fatalf("after a 20ms task the window is %v (floor %v, ceiling %v)", w, floor, tc.ceil)
+				t.Fatalf("after a 20ms task writing %d frames the window is %v (floor %v, ceiling %v)", tc.frames, w, floor, tc.ceil)
 			}
 			time.Sleep(3 * ceil) // idle
 			p.d = 0
