@@ -138,11 +138,16 @@ func (n *Node) Release(nick, jti string) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		ctx, cancel := n.reqCtx()
+		ctx, cancel := context.WithTimeout(n.life, releaseDeadline)
 		defer cancel()
 		n.release(ctx, key, jti)
 	}()
 }
+
+// releaseDeadline is how long a release keeps trying: JetStream can take
+// seconds to move a stream leader under load, and a release that gave up
+// would hold the name for as long as this node lives. Stop cuts it short.
+const releaseDeadline = 30 * time.Second
 
 // release deletes the claim of key if this node still holds it for jti.
 // A failed look-up or delete (a slow or moving JetStream leader) is tried

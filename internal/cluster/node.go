@@ -41,8 +41,12 @@ type Node struct {
 	sem chan struct{}
 	// roomAsks merges concurrent RemoteRooms gathers of one filter.
 	roomAsks singleflight.Group
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// life ends with Stop (endLife): work that may outlast a request, such
+	// as a release retrying, stops then.
+	life    context.Context
+	endLife context.CancelFunc
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 	// watch runs the KV watchers; rejoin restarts them (registry loop
 	// only, after Start).
 	watch watchers
@@ -113,6 +117,7 @@ func New(opts Options) *Node {
 	}
 	n.out.init(opts.OutboxLimit)
 	n.newIncarnation()
+	n.life, n.endLife = context.WithCancel(context.Background())
 	return n
 }
 
@@ -324,6 +329,9 @@ func (n *Node) reqCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), n.opts.RequestTimeout)
 }
 
+// stopGrace is how long Stop lets work in flight (releases) finish.
+const stopGrace = 5 * time.Second
+
 // Stop says goodbye (deletes the record, so the others react at once),
 // stops the goroutines and closes the connection and the embedded server.
 func (n *Node) Stop() {
@@ -336,8 +344,13 @@ func (n *Node) Stop() {
 	if n.cancel != nil {
 		n.cancel()
 	}
+	// Releases of the clients just closed get a while to land (the others
+	// then need not wait for the sweep), not their whole deadline.
+	cut := time.AfterFunc(stopGrace, n.endLife)
 	n.out.close()
 	n.wg.Wait()
+	cut.Stop()
+	n.endLife()
 	n.watch.stop()
 	if n.nc != nil && !n.Lost() {
 		_ = n.nc.FlushTimeout(n.opts.RequestTimeout) // the last events out
