@@ -218,7 +218,8 @@ func (c *rollingCluster) restart(t *testing.T, i int) {
 		t.Fatalf("n%d still running 30 s after SIGTERM", i+1)
 	}
 	if n.exitCode != 0 {
-		t.Fatalf("n%d exited %d after SIGTERM, want 0", i+1, n.exitCode)
+		// 66 is the race detector's: its report is in the stderr tail.
+		t.Fatalf("n%d exited %d after SIGTERM, want 0; stderr ends:\n%s", i+1, n.exitCode, tail(n.stderr.String(), 80))
 	}
 	n.cmd = nil
 	// Started again with the same flags. Its ports were free a moment ago,
@@ -450,6 +451,12 @@ func (ch *chatter) checkHistory(f wstest.Frame, since uint64, epoch string) {
 func seqNum(f wstest.Frame) uint64 {
 	v, _ := f["seq"].(float64)
 	return uint64(v)
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func lastLine(s string) string {
