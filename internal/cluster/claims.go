@@ -135,7 +135,9 @@ func (n *Node) Release(nick, jti string) {
 		delete(n.pending, key)
 	}
 	n.mu.Unlock()
-	n.wg.Add(1)
+	if !n.track() {
+		return // stopping: the others sweep this node's claims when it is gone
+	}
 	go func() {
 		defer n.wg.Done()
 		ctx, cancel := context.WithTimeout(n.life, releaseDeadline)

@@ -47,6 +47,9 @@ type Node struct {
 	endLife context.CancelFunc
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	// trackMu guards untracked: once Stop waits on wg, nothing is added.
+	trackMu   sync.Mutex
+	untracked bool
 	// watch runs the KV watchers; rejoin restarts them (registry loop
 	// only, after Start).
 	watch watchers
@@ -193,7 +196,9 @@ func (n *Node) Start(ctx context.Context, g *shard.Group) error {
 }
 
 func (n *Node) spawn(fn func()) {
-	n.wg.Add(1)
+	if !n.track() {
+		return
+	}
 	go func() {
 		defer n.wg.Done()
 		fn()
@@ -299,7 +304,9 @@ func (n *Node) markLost(reason string) {
 	}
 	n.stats.Lost.Add(1)
 	n.opts.Logger.Error("cluster lost: going not-ready", "node", n.opts.NodeID, "reason", reason)
-	n.wg.Add(1)
+	if !n.track() {
+		return
+	}
 	go func() {
 		defer n.wg.Done()
 		n.opts.OnLost(reason)
@@ -316,12 +323,36 @@ func (n *Node) Go(fn func()) bool {
 		n.stats.Busy.Add(1)
 		return false
 	}
-	n.wg.Add(1)
+	if !n.track() {
+		<-n.sem
+		return false
+	}
 	go func() {
 		defer func() { <-n.sem; n.wg.Done() }()
 		fn()
 	}()
 	return true
+}
+
+// track counts one more goroutine for Stop to wait for, unless Stop has
+// begun waiting (false: do not start it). NATS callbacks and event loops
+// start work right up to the end; a WaitGroup must not be added to while
+// Stop waits on it.
+func (n *Node) track() bool {
+	n.trackMu.Lock()
+	defer n.trackMu.Unlock()
+	if n.untracked {
+		return false
+	}
+	n.wg.Add(1)
+	return true
+}
+
+// stopTracking makes track refuse from now on.
+func (n *Node) stopTracking() {
+	n.trackMu.Lock()
+	n.untracked = true
+	n.trackMu.Unlock()
 }
 
 // reqCtx is the deadline of one cross-node operation.
@@ -348,6 +379,7 @@ func (n *Node) Stop() {
 	// then need not wait for the sweep), not their whole deadline.
 	cut := time.AfterFunc(stopGrace, n.endLife)
 	n.out.close()
+	n.stopTracking()
 	n.wg.Wait()
 	cut.Stop()
 	n.endLife()
